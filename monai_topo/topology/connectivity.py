@@ -1,0 +1,72 @@
+"""One connectivity convention for every loss and metric of monai_topo.
+
+Two cubical constructions exist for a voxel image (see ``shared/design/algorithms.md``, section 0):
+
+- **T-construction** (voxels are top cells, ``cripser.computePH_T``): foreground is 8-connected in 2D and
+  26-connected in 3D; the background is 4 / 6-connected. This is the default, as in cc3d and most papers.
+- **V-construction** (voxels are vertices, ``cripser.computePH``): foreground 4 / 6, background 8 / 26.
+
+Users name the construction by the *foreground* connectivity they want (``connectivity=26`` etc.);
+``None`` means the default T-construction.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Connectivity", "resolve_connectivity", "foreground_connectivity", "background_connectivity"]
+
+Connectivity = int | None
+
+_T_FOREGROUND = {2: 8, 3: 26}
+_V_FOREGROUND = {2: 4, 3: 6}
+
+
+def resolve_connectivity(connectivity: Connectivity, ndim: int) -> str:
+    """Map a foreground connectivity to the cubical construction it implies.
+
+    Args:
+        connectivity: foreground connectivity: 8 or 4 in 2D, 26 or 6 in 3D; ``None`` for the default
+            (8 in 2D, 26 in 3D, i.e. the T-construction).
+        ndim: number of spatial dimensions of the image (2 or 3).
+
+    Returns:
+        ``"T"`` (voxels are top cells) or ``"V"`` (voxels are vertices).
+
+    Raises:
+        ValueError: when ``ndim`` is not 2 or 3, or the connectivity is not valid for ``ndim``.
+
+    Example:
+        >>> resolve_connectivity(None, 3), resolve_connectivity(6, 3), resolve_connectivity(8, 2)
+        ('T', 'V', 'T')
+    """
+    if ndim not in (2, 3):
+        raise ValueError(f"monai_topo works on 2D and 3D images, got {ndim} spatial dimensions.")
+    if connectivity is None or connectivity == _T_FOREGROUND[ndim]:
+        return "T"
+    if connectivity == _V_FOREGROUND[ndim]:
+        return "V"
+    raise ValueError(
+        f"connectivity={connectivity!r} is not supported in {ndim}D: use {_T_FOREGROUND[ndim]} (default, "
+        f"T-construction) or {_V_FOREGROUND[ndim]} (V-construction)."
+    )
+
+
+def foreground_connectivity(connectivity: Connectivity, ndim: int) -> int:
+    """Foreground neighbourhood (4/8 in 2D, 6/26 in 3D) for ``connectivity`` in ``ndim`` dimensions.
+
+    Example:
+        >>> foreground_connectivity(None, 2), foreground_connectivity(6, 3)
+        (8, 6)
+    """
+    construction = resolve_connectivity(connectivity, ndim)
+    return (_T_FOREGROUND if construction == "T" else _V_FOREGROUND)[ndim]
+
+
+def background_connectivity(connectivity: Connectivity, ndim: int) -> int:
+    """Background neighbourhood matching ``connectivity`` (the complementary one, for duality).
+
+    Example:
+        >>> background_connectivity(None, 3), background_connectivity(4, 2)
+        (6, 8)
+    """
+    construction = resolve_connectivity(connectivity, ndim)
+    return (_V_FOREGROUND if construction == "T" else _T_FOREGROUND)[ndim]
