@@ -1,0 +1,196 @@
+"""Split and merge counts from the overlap graph of predicted components and target instances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from monai.utils import MetricReduction
+
+from monai_topo.metrics.utils import (
+    TopologyCumulativeMetric,
+    check_connectivity_option,
+    check_num_workers,
+    evaluate_items,
+    prepare_metric_inputs,
+    to_output_tensor,
+)
+from monai_topo.topology import Connectivity, foreground_connectivity, label_components
+
+__all__ = ["ConnectivityErrorMetric", "compute_connectivity_error", "split_merge_counts"]
+
+_KINDS = ("splits", "merges", "total")
+
+
+def split_merge_counts(
+    pred: np.ndarray,
+    target: np.ndarray,
+    connectivity: Connectivity = None,
+    instance_labels: bool = False,
+) -> tuple[int, int]:
+    """Splits and merges of one 2D/3D prediction against its target (pure numpy).
+
+    Predicted objects are the connected components of ``pred`` (foreground ``connectivity``). Target objects
+    are the connected components of a binary ``target``, or, with ``instance_labels=True``, the distinct
+    non-zero ids of ``target`` (touching instances stay distinct; one id in several pieces is one object).
+    In the bipartite overlap graph (an edge where a component and an instance share a voxel):
+
+    - a target instance overlapped by ``k >= 2`` predicted components contributes ``k - 1`` splits;
+    - a predicted component overlapping ``k >= 2`` target instances contributes ``k - 1`` merges.
+
+    Spurious components and missed instances (no overlap at all) count as neither; see the Betti error (``b0``).
+
+    Returns:
+        ``(splits, merges)``.
+
+    Example:
+        >>> tube = np.zeros((5, 9), bool); tube[2, 1:8] = True
+        >>> broken = tube.copy(); broken[2, 4] = False
+        >>> split_merge_counts(broken, tube)
+        (1, 0)
+    """
+    pred = np.asarray(pred, dtype=bool)
+    fg = foreground_connectivity(connectivity, pred.ndim)
+    pred_labels, n_pred = label_components(np.ascontiguousarray(pred), fg)
+    if instance_labels:
+        target_labels = np.asarray(target)
+    else:
+        target_labels, _ = label_components(np.ascontiguousarray(np.asarray(target, dtype=bool)), fg)
+    overlap = (pred_labels > 0) & (target_labels > 0)
+    if not overlap.any():
+        return 0, 0
+    pred_ids = pred_labels[overlap].astype(np.int64)
+    _, target_ids = np.unique(target_labels[overlap], return_inverse=True)  # compact ids: no overflow below
+    base = int(target_ids.max()) + 1
+    edges = np.unique(pred_ids * base + target_ids.astype(np.int64).ravel())  # distinct (component, instance)
+    n_edges = edges.size
+    n_target_touched = np.unique(edges % base).size
+    n_pred_touched = np.unique(edges // base).size
+    return int(n_edges - n_target_touched), int(n_edges - n_pred_touched)
+
+
+def _check_options(connectivity: Connectivity, kind: str | None, num_workers: int | None) -> None:
+    check_connectivity_option(connectivity)
+    if kind is not None and kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
+    check_num_workers(num_workers)
+
+
+def compute_connectivity_error(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    include_background: bool = True,
+    connectivity: Connectivity = None,
+    instance_labels: bool = False,
+    ignore_empty: bool = False,
+    num_workers: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split and merge counts of every batch item and channel (see :func:`split_merge_counts`).
+
+    Args:
+        y_pred: binarised one-hot prediction ``B C H W [D]``.
+        y: binarised one-hot ground truth of the same shape, whose connected components are the target
+            objects; or, with ``instance_labels=True``, an instance label map per channel (same shape,
+            non-negative integer ids, 0 = background), e.g. ``B 1 H W [D]`` neuron ids for a one-channel
+            prediction.
+        include_background: whether to include the first channel.
+        connectivity: foreground connectivity for the components: ``None`` (8 in 2D, 26 in 3D), 4 or 6.
+        instance_labels: whether ``y`` holds instance ids rather than 0/1 values.
+        ignore_empty: if True, items whose target channel is empty are NaN.
+        num_workers: threads over the ``B x C`` items (``None`` = one per CPU core).
+
+    Returns:
+        ``(splits, merges)``, each a ``float32`` tensor ``(B, C)`` on ``y_pred``'s device.
+
+    Raises:
+        ValueError: for wrong shapes, mismatched inputs, invalid options, or (with ``instance_labels``)
+            negative or non-integer ids.
+
+    Example:
+        >>> target = torch.zeros(1, 1, 5, 9); target[..., 2, 1:4] = 1; target[..., 2, 5:8] = 2
+        >>> bridged = (target > 0).float(); bridged[..., 2, 4] = 1
+        >>> splits, merges = compute_connectivity_error(bridged, target, instance_labels=True)
+        >>> splits.item(), merges.item()
+        (0.0, 1.0)
+    """
+    _check_options(connectivity, None, num_workers)
+    pred, target, device = prepare_metric_inputs(y_pred, y, include_background, instance_labels=instance_labels)
+    foreground_connectivity(connectivity, pred.ndim - 2)  # a clear error for e.g. 26 on 2D images
+    values = evaluate_items(
+        lambda p, t: split_merge_counts(p, t, connectivity, instance_labels),
+        pred,
+        target,
+        value_shape=(2,),
+        ignore_empty=ignore_empty,
+        num_workers=num_workers,
+    )
+    out = to_output_tensor(values, device)
+    return out[..., 0].contiguous(), out[..., 1].contiguous()
+
+
+class ConnectivityErrorMetric(TopologyCumulativeMetric):
+    """Splits and merges of predicted components against target objects (neurons, vessels, instances).
+
+    From the overlap graph of the predicted connected components and the target instances, a target
+    instance overlapped by ``k >= 2`` predicted components contributes ``k - 1`` splits and a predicted
+    component overlapping ``k >= 2`` target instances contributes ``k - 1`` merges
+    (:func:`split_merge_counts`).
+
+    Target objects are the connected components of a binary one-hot ``y``, or, with
+    ``instance_labels=True``, the instance ids of ``y`` (same shape as ``y_pred``, one instance map per
+    channel, 0 = background), so that touching instances are told apart. ``y_pred`` is always binarised.
+
+    Args:
+        kind: the value returned per item: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
+        include_background: whether to include the first channel. Defaults to ``True``.
+        connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.
+        instance_labels: whether ``y`` holds instance ids rather than 0/1 values.
+        ignore_empty: if True, items with an empty target channel are NaN and excluded from aggregation.
+        reduction: MONAI reduction mode applied to not-NaN values.
+        get_not_nans: whether ``aggregate()`` also returns the not-NaN counts.
+        num_workers: threads over the ``B x C`` items (``None`` = one per CPU core).
+
+    Example:
+        >>> tube = torch.zeros(1, 1, 5, 9); tube[..., 2, 1:8] = 1
+        >>> broken = tube.clone(); broken[..., 2, 4] = 0
+        >>> ConnectivityErrorMetric(kind="splits")(broken, tube).tolist()
+        [[1.0]]
+    """
+
+    def __init__(
+        self,
+        kind: str = "total",
+        include_background: bool = True,
+        connectivity: Connectivity = None,
+        instance_labels: bool = False,
+        ignore_empty: bool = False,
+        reduction: MetricReduction | str = MetricReduction.MEAN,
+        get_not_nans: bool = False,
+        num_workers: int | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, get_not_nans=get_not_nans)
+        _check_options(connectivity, kind, num_workers)
+        self.kind = kind
+        self.include_background = include_background
+        self.connectivity = connectivity
+        self.instance_labels = instance_labels
+        self.ignore_empty = ignore_empty
+        self.num_workers = num_workers
+
+    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+        """Splits, merges or their total ``(B, C)`` for one batch; see :func:`compute_connectivity_error`."""
+        splits, merges = compute_connectivity_error(
+            y_pred,
+            y,  # type: ignore[arg-type]
+            include_background=self.include_background,
+            connectivity=self.connectivity,
+            instance_labels=self.instance_labels,
+            ignore_empty=self.ignore_empty,
+            num_workers=self.num_workers,
+        )
+        if self.kind == "splits":
+            return splits
+        if self.kind == "merges":
+            return merges
+        return splits + merges

@@ -1,0 +1,216 @@
+"""Input handling, per-item evaluation and reduction shared by every monai_topo metric.
+
+The metrics follow MONAI's conventions (``monai/metrics/hausdorff_distance.py``): inputs are binarised one-hot
+``B C H W [D]`` tensors (or numpy arrays), results are ``(B, C)`` float tensors on ``y_pred.device`` with NaN
+where a value is undefined, and ``aggregate`` reduces the not-NaN values with :func:`monai.metrics.do_metric_reduction`.
+
+The topology itself is computed per (batch item, channel) by small pure numpy functions; :func:`evaluate_items`
+runs them over ``B x C`` in a thread pool (cc3d, numpy and scikit-image release the GIL on large arrays).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from monai.metrics import CumulativeIterationMetric, do_metric_reduction
+from monai.utils import MetricReduction
+
+__all__ = [
+    "TopologyCumulativeMetric",
+    "check_connectivity_option",
+    "check_num_workers",
+    "evaluate_items",
+    "prepare_metric_inputs",
+    "to_output_tensor",
+]
+
+
+def _as_array(data: Any, name: str) -> np.ndarray:
+    if isinstance(data, torch.Tensor):
+        return data.detach().cpu().numpy()
+    if isinstance(data, np.ndarray):
+        return data
+    raise TypeError(f"{name} must be a torch.Tensor or a numpy array (batch-first, B C H W [D]), got {type(data)}.")
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values; binarise a finite prediction first.")
+
+
+def prepare_metric_inputs(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray | None,
+    include_background: bool = True,
+    instance_labels: bool = False,
+) -> tuple[np.ndarray, np.ndarray, torch.device]:
+    """Check and binarise metric inputs the way MONAI's metrics expect them, and drop the background channel.
+
+    Args:
+        y_pred: binarised one-hot prediction ``B C H W [D]`` (tensor or array).
+        y: binarised one-hot target with the same shape; with ``instance_labels=True`` an instance label map
+            per channel instead (non-negative integers, 0 = background, same shape as ``y_pred``).
+        include_background: keep the first channel. As in MONAI, a single-channel input keeps its channel
+            (with a warning) when ``include_background=False``.
+        instance_labels: whether ``y`` holds instance ids rather than 0/1 values.
+
+    Returns:
+        ``(pred, target, device)``: ``pred`` a boolean ``B C' ...`` array, ``target`` boolean (or ``int64``
+        instance ids), ``device`` the device of ``y_pred`` for the result.
+
+    Raises:
+        TypeError: when an input is neither a tensor nor an array.
+        ValueError: for a missing ``y``, a wrong number of dimensions, mismatched shapes, an empty spatial
+            shape, NaN/Inf values, or (with ``instance_labels``) negative or non-integer ids.
+
+    Warns:
+        UserWarning: when ``y_pred`` (or a binary ``y``) is not binary; values ``> 0.5`` are then foreground.
+    """
+    if y is None:
+        raise ValueError("y (the ground truth) is required to compute this metric.")
+    device = y_pred.device if isinstance(y_pred, torch.Tensor) else torch.device("cpu")
+    pred = _as_array(y_pred, "y_pred")
+    target = _as_array(y, "y")
+    if pred.ndim not in (4, 5):
+        raise ValueError(
+            f"y_pred must be a batch-first one-hot array of shape B C H W (2D) or B C H W D (3D), got {pred.shape}."
+        )
+    if target.shape != pred.shape:
+        raise ValueError(
+            f"y_pred and y should have same shapes, got {pred.shape} and {target.shape} "
+            "(convert y to one-hot first, e.g. monai.transforms.AsDiscrete(to_onehot=N))."
+        )
+    if pred.size == 0:
+        raise ValueError(f"y_pred and y are empty (shape {pred.shape}).")
+    if not (np.issubdtype(pred.dtype, np.number) or pred.dtype == bool) or np.iscomplexobj(pred):
+        raise TypeError(f"y_pred must be a real numeric array, got dtype {pred.dtype}.")
+    if not (np.issubdtype(target.dtype, np.number) or target.dtype == bool) or np.iscomplexobj(target):
+        raise TypeError(f"y must be a real numeric array, got dtype {target.dtype}.")
+    _check_finite(pred, "y_pred")
+    _check_finite(target, "y")
+
+    if not include_background:
+        if pred.shape[1] == 1:
+            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
+        else:
+            pred, target = pred[:, 1:], target[:, 1:]
+
+    pred = _binarise(pred, "y_pred")
+    if instance_labels:
+        if target.dtype == bool:
+            target = target.astype(np.int64)
+        if (target < 0).any() or (np.issubdtype(target.dtype, np.floating) and (target != np.round(target)).any()):
+            raise ValueError("with instance_labels=True, y must hold non-negative integer instance ids (0 = background).")
+        target = np.ascontiguousarray(target.astype(np.int64))
+    else:
+        target = _binarise(target, "y")
+    return pred, target, device
+
+
+def _binarise(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype == bool:
+        return np.ascontiguousarray(arr)
+    binary = (arr == 0) | (arr == 1)
+    if not binary.all():
+        warnings.warn(f"{name} should be a binarized tensor; values > 0.5 are taken as foreground.", stacklevel=3)
+    return np.ascontiguousarray(arr > 0.5)
+
+
+def check_connectivity_option(connectivity: int | None) -> None:
+    """Validate a ``connectivity`` option before the image dimension is known (``None``, 4, 8, 6 or 26)."""
+    if connectivity is not None and (isinstance(connectivity, bool) or connectivity not in (4, 6, 8, 26)):
+        raise ValueError(f"connectivity must be None, 4 or 8 (2D), 6 or 26 (3D), got {connectivity!r}.")
+
+
+def check_num_workers(num_workers: int | None) -> int | None:
+    """Validate ``num_workers`` (``None`` = one thread per CPU core, ``0``/``1`` = serial)."""
+    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0):
+        raise ValueError(f"num_workers must be None or a non-negative int, got {num_workers!r}.")
+    return num_workers
+
+
+def evaluate_items(
+    fn: Callable[[np.ndarray, np.ndarray], Any],
+    pred: np.ndarray,
+    target: np.ndarray,
+    value_shape: tuple[int, ...] = (),
+    ignore_empty: bool = False,
+    num_workers: int | None = None,
+) -> np.ndarray:
+    """Apply ``fn(pred[b, c], target[b, c])`` to every batch item and channel, in a thread pool.
+
+    Args:
+        fn: pure function of one spatial prediction and target, returning a scalar or an array of
+            ``value_shape``.
+        pred, target: ``B C ...`` arrays.
+        value_shape: shape of one result of ``fn``.
+        ignore_empty: give NaN (without calling ``fn``) where the target channel is empty.
+        num_workers: threads; ``None`` uses one per CPU core (at most one per item), ``0``/``1`` runs serially.
+
+    Returns:
+        ``float64`` array of shape ``(B, C) + value_shape``.
+    """
+    batch, channels = pred.shape[:2]
+    out = np.full((batch, channels) + tuple(value_shape), np.nan, dtype=np.float64)
+    jobs = [(b, c) for b, c in np.ndindex(batch, channels) if not (ignore_empty and not target[b, c].any())]
+    if not jobs:
+        return out
+
+    def run(job: tuple[int, int]) -> Any:
+        return fn(pred[job], target[job])
+
+    workers = check_num_workers(num_workers)
+    workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, len(jobs))
+    if workers <= 1:
+        results = [run(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run, jobs))
+    for job, value in zip(jobs, results):
+        out[job] = value
+    return out
+
+
+def to_output_tensor(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``float32`` tensor on ``device``, the dtype MONAI's metrics return."""
+    return torch.as_tensor(values, dtype=torch.float32, device=device)
+
+
+class TopologyCumulativeMetric(CumulativeIterationMetric):
+    """Base of the monai_topo metrics: stores ``reduction`` / ``get_not_nans`` and aggregates like MONAI.
+
+    Subclasses implement ``_compute_tensor(y_pred, y)`` returning a ``(B, C)`` tensor (NaN where undefined).
+    """
+
+    def __init__(self, reduction: MetricReduction | str = MetricReduction.MEAN, get_not_nans: bool = False) -> None:
+        super().__init__()
+        MetricReduction(reduction)  # fail early on a typo
+        self.reduction = reduction
+        self.get_not_nans = get_not_nans
+
+    def aggregate(
+        self, reduction: MetricReduction | str | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Reduce the buffered ``(N, C)`` values over the not-NaN entries.
+
+        Args:
+            reduction: ``"none"``, ``"mean"``, ``"sum"``, ``"mean_batch"``, ``"sum_batch"``, ``"mean_channel"``
+                or ``"sum_channel"``; defaults to ``self.reduction``.
+
+        Returns:
+            The reduced metric, or ``(metric, not_nans)`` when ``get_not_nans=True``.
+
+        Raises:
+            ValueError: when nothing was buffered yet.
+        """
+        data = self.get_buffer()
+        if not isinstance(data, torch.Tensor):
+            raise ValueError("the data to aggregate must be PyTorch Tensor; call the metric on some data first.")
+        f, not_nans = do_metric_reduction(data, reduction or self.reduction)
+        return (f, not_nans) if self.get_not_nans else f
