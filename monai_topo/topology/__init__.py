@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.betti import betti_numbers, betti_numbers_patches, euler_characteristic, patch_slices
+from monai_topo.topology.critical import critical_components, target_objects
 from monai_topo.topology.connectivity import (
     Connectivity,
     background_connectivity,
@@ -29,9 +30,11 @@ __all__ = [
     "check_image",
     "compute_persistence",
     "compute_persistence_batch",
+    "critical_components",
     "euler_characteristic",
     "foreground_connectivity",
     "label_components",
     "patch_slices",
     "resolve_connectivity",
+    "target_objects",
 ]

@@ -1,0 +1,229 @@
+"""Critical supervoxels (Grim et al., 2025): the voxel errors of a binary prediction that change connectivity.
+
+numpy in, numpy out, no torch. See ``shared/design/algorithms.md`` section 4 and
+:func:`critical_components` for the exact rules. Everything is vectorised: three cc3d labellings at most
+(target objects, correctly predicted part, error supervoxels), then one pass of array gathers over the error
+voxels' neighbourhoods; no Python loop runs over voxels or components.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from monai_topo.topology.components import label_components
+from monai_topo.topology.connectivity import Connectivity, foreground_connectivity
+from monai_topo.topology.validation import check_binary_mask, check_image
+
+__all__ = ["critical_components", "target_objects"]
+
+def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
+    """All non-zero offsets of the foreground neighbourhood (both directions)."""
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
+    if connectivity in (4, 6):  # faces only
+        offsets = [o for o in offsets if sum(map(abs, o)) == 1]
+    return offsets
+
+
+def target_objects(
+    target: np.ndarray, connectivity: Connectivity = None, *, instances: bool | None = None
+) -> tuple[np.ndarray, bool]:
+    """The objects of a target: an integer map, 0 = background, one id per object.
+
+    Args:
+        target: 2D/3D binary mask or instance label map (non-negative integers; integral floats are accepted).
+        connectivity: foreground connectivity (8/26 default, 4/6), used to split a binary target into objects.
+        instances: ``True``: the values are instance ids (one object per id, even if disconnected);
+            ``False``: the target is binary (non-zero = foreground), objects are its connected components;
+            ``None`` (default): binary when the target holds only 0 and 1, instance ids otherwise.
+
+    Returns:
+        ``(objects, is_binary)``: an int64 (instance ids) or unsigned (component labels) array of
+        ``target.shape``, and whether the target was read as binary.
+
+    Raises:
+        TypeError / ValueError: for a non-numeric, non-finite, negative or non-integral target.
+
+    Example:
+        >>> objects, is_binary = target_objects(np.array([[1, 0, 1]]))
+        >>> objects.tolist(), is_binary
+        ([[1, 0, 2]], True)
+    """
+    tgt = check_image(target, "target")
+    conn = foreground_connectivity(connectivity, tgt.ndim)
+    if tgt.dtype != bool:
+        if np.issubdtype(tgt.dtype, np.floating):
+            if not np.array_equal(tgt, np.round(tgt)):
+                raise ValueError(
+                    "target must be a binary mask or a map of integer instance ids (0 = background), "
+                    "found non-integral values; threshold soft labels first (e.g. target > 0.5)."
+                )
+        if tgt.min() < 0:
+            raise ValueError(f"target must be non-negative (0 = background), found the value {tgt.min()}.")
+        if np.issubdtype(tgt.dtype, np.floating) or tgt.dtype == np.uint64:
+            if tgt.max() > np.iinfo(np.int64).max // 2:
+                raise ValueError(f"target instance ids must be below 2**62, found {tgt.max()}.")
+    if instances is None:
+        instances = tgt.dtype != bool and tgt.max() > 1
+    if not instances:
+        objects, _ = label_components(np.ascontiguousarray(tgt != 0), conn)
+        return objects, True
+    return np.ascontiguousarray(tgt, dtype=np.int64), False
+
+
+def _adjacent_pairs(
+    error_index: np.ndarray,
+    kept_index: np.ndarray,
+    error_labels: np.ndarray,
+    error_values: np.ndarray,
+    kept_labels: np.ndarray,
+    kept_values: np.ndarray,
+    offsets: list[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Adjacent ``(error label, kept label)`` pairs, with the value of each side's voxel.
+
+    ``error_index`` and ``kept_index`` are the flat indices of the two voxel sets; the other arrays are flat
+    views of zero-padded images (so ``index + offset`` never leaves the array). The loop runs
+    over the smaller of the two voxel sets and gathers the other side at each neighbour offset; runs of repeated
+    pairs are dropped on the fly (raster neighbours usually share both labels). Pairs may still repeat.
+
+    Returns:
+        ``(error label, kept label, error value, kept value)`` arrays, one entry per found pair.
+    """
+    from_kept = len(kept_index) < len(error_index)
+    if from_kept:
+        index, own_labels, own_values, other_labels, other_values = (
+            kept_index, kept_labels, kept_values, error_labels, error_values)
+    else:
+        index, own_labels, own_values, other_labels, other_values = (
+            error_index, error_labels, error_values, kept_labels, kept_values)
+    own_label = own_labels[index].astype(np.int64)
+    own_value = own_values[index]
+    found: list[tuple[np.ndarray, ...]] = []
+    for offset in offsets:
+        neighbour = index + offset
+        partner = other_labels[neighbour]
+        touching = np.flatnonzero(partner)
+        if touching.size == 0:
+            continue
+        mine, theirs = own_label[touching], partner[touching].astype(np.int64)
+        new_run = np.ones(touching.size, bool)  # drop consecutive repeats of the same pair
+        new_run[1:] = (mine[1:] != mine[:-1]) | (theirs[1:] != theirs[:-1])
+        touching, mine, theirs = touching[new_run], mine[new_run], theirs[new_run]
+        found.append((mine, theirs, own_value[touching], other_values[neighbour[touching]]))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty
+    mine, theirs, mine_value, their_value = (np.concatenate(parts) for parts in zip(*found))
+    if from_kept:
+        return theirs, mine, their_value, mine_value
+    return mine, theirs, mine_value, their_value
+
+
+def critical_components(
+    pred_mask: np.ndarray,
+    target: np.ndarray,
+    connectivity: Connectivity = None,
+    *,
+    instances: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Critical false-negative and false-positive supervoxels of a binary prediction (Grim et al., 2025).
+
+    Let ``P`` be the predicted mask, ``O`` the target objects (see below), ``Y = O > 0`` and ``K = P & Y`` the
+    correctly predicted part. Connectivity is the foreground one (8/26 by default, 4/6 with the V-construction)
+    for every labelling and every adjacency below.
+
+    - **Objects.** An instance label map: one object per non-zero id (a disconnected id is one object).
+      A binary target: one object per connected component of ``Y``.
+    - **Kept components**: connected components of ``K`` *within one object* (two touching instances never share
+      a kept component). Each has an owner object.
+    - **False-negative supervoxels**: connected components of ``Y & ~P`` within one object (the object they
+      belong to). One is *critical* when it is adjacent to 0 kept components of its own object (the object, or a
+      separate piece of it, is missed entirely) or to 2 or more (removing it splits the object). Kept
+      components of other objects do not count.
+    - **False-positive supervoxels**: connected components of ``P & ~Y``. One is *critical* when it is adjacent
+      to no kept component (a spurious object), or to kept components of 2 or more distinct objects (it merges
+      them: distinct instance ids, or distinct target components for a binary target). Joining two kept
+      components of the *same* object (e.g. a detour around a gap) is not a merge and is not critical.
+
+    Args:
+        pred_mask: binary 2D or 3D prediction (``probabilities > threshold``).
+        target: binary mask or instance label map of the same shape (non-negative integers, 0 = background).
+        connectivity: foreground connectivity: 8 or 4 in 2D, 26 or 6 in 3D; ``None`` = 8 / 26.
+        instances: how to read ``target``: ``None`` (default) binary if it holds only 0 and 1, instance ids
+            otherwise; ``True`` instance ids; ``False`` binary (non-zero = foreground).
+
+    Returns:
+        ``(critical_fn, critical_fp)``: boolean arrays of ``pred_mask.shape``, the union of the critical
+        false-negative resp. false-positive supervoxels.
+
+    Raises:
+        TypeError / ValueError: for non-binary predictions, invalid targets, mismatched shapes, or a
+            connectivity that does not fit the number of dimensions.
+
+    Example:
+        >>> target = np.zeros((3, 7), bool); target[1] = True  # a bar
+        >>> pred = target.copy(); pred[1, 3] = False  # broken in the middle
+        >>> fn, fp = critical_components(pred, target)
+        >>> np.argwhere(fn).tolist(), bool(fp.any())
+        ([[1, 3]], False)
+    """
+    pred = check_binary_mask(pred_mask, "pred_mask")
+    if np.shape(target) != pred.shape:
+        raise ValueError(f"pred_mask {pred.shape} and target {np.shape(target)} must have the same shape.")
+    conn = foreground_connectivity(connectivity, pred.ndim)
+    objects, is_binary = target_objects(target, connectivity, instances=instances)
+    shape = pred.shape
+    # pad once: every flat index + neighbour offset then stays inside the arrays
+    pred, objects = np.pad(pred, 1), np.pad(objects, 1)
+    foreground = objects != 0
+    errors = pred != foreground
+    if not errors.any():
+        return np.zeros(shape, bool), np.zeros(shape, bool)
+    kept = pred & foreground
+    false_neg = errors & foreground
+
+    # kept components (within one object) and error supervoxels: false negatives labelled per object (their
+    # value is the object id), false positives carry the value fp_code (larger than every object id)
+    kept_labels, n_kept = label_components(kept if is_binary else np.where(kept, objects, 0), conn)
+    fp_code = int(objects.max()) + 1
+    objects = objects.astype(np.promote_types(objects.dtype, np.min_scalar_type(fp_code)), copy=False)
+    error_values = np.where(errors, np.where(false_neg, objects, objects.dtype.type(fp_code)), 0)
+    error_labels, n_errors = label_components(error_values, conn)
+
+    strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
+    offsets = [int(np.dot(offset, strides)) for offset in _neighbour_offsets(pred.ndim, conn)]
+    error_index = np.flatnonzero(errors)
+    err, partner, err_value, partner_object = _adjacent_pairs(
+        error_index,
+        np.flatnonzero(kept),
+        error_labels.ravel(), error_values.ravel(), kept_labels.ravel(), objects.ravel(), offsets
+    )
+    # value of each error supervoxel and owner object of each kept component (labels without pairs keep 0)
+    value_of = np.zeros(n_errors + 1, error_values.dtype)
+    value_of[err] = err_value
+    owner = np.zeros(n_kept + 1, objects.dtype)
+    owner[partner] = partner_object
+    unique = np.unique(err * (n_kept + 1) + partner)
+    err, partner = unique // (n_kept + 1), unique % (n_kept + 1)
+    err_value, partner_object = value_of[err], owner[partner]
+
+    # false negatives: distinct kept components of their own object
+    own = (err_value != fp_code) & (partner_object == err_value)
+    fn_partners = np.bincount(err[own], minlength=n_errors + 1)
+    # false positives: distinct owner objects of the kept components they touch (compact ids for int64 keys)
+    is_fp = err_value == fp_code
+    fp_err, fp_obj = err[is_fp], partner_object[is_fp]
+    obj_ids, obj_index = np.unique(fp_obj, return_inverse=True)
+    distinct = np.unique(fp_err * (len(obj_ids) + 1) + obj_index.reshape(-1)) // (len(obj_ids) + 1)
+    fp_objects = np.bincount(distinct, minlength=n_errors + 1)
+
+    critical = value_of == 0  # touches no kept component at all: missed piece or spurious object
+    critical |= (value_of != fp_code) & (fn_partners != 1)
+    critical |= (value_of == fp_code) & (fp_objects >= 2)
+    critical[0] = False
+    critical_mask = np.zeros(pred.shape, bool)
+    critical_mask.ravel()[error_index] = critical[error_labels.ravel()[error_index]]
+    inner = (slice(1, -1),) * pred.ndim
+    return (critical_mask & ~pred)[inner].copy(), (critical_mask & pred)[inner].copy()
