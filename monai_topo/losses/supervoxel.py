@@ -1,0 +1,254 @@
+"""Supervoxel-based connectivity loss (Grim et al., 2025), see ``shared/design/algorithms.md`` section 4.
+
+Reference: A. Grim, J. Chandrashekar, U. Sümbül, "Efficient Connectivity-Preserving Instance Segmentation with
+Supervoxel-Based Loss Function", AAAI 2025 (arXiv:2501.01022).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.utils import LossReduction
+from torch.nn.modules.loss import _Loss
+
+from monai_topo.losses.utils import check_loss_options, prepare_prediction_and_target
+from monai_topo.topology.critical import critical_components
+
+__all__ = ["SupervoxelLoss"]
+
+_CONNECTIVITIES = (None, 4, 6, 8, 26)
+
+
+class SupervoxelLoss(_Loss):
+    """Voxel loss with extra weight on the *critical* supervoxels: the errors that break connectivity.
+
+    For each sample and channel, the prediction is binarised (``P = probability > threshold``) and compared with the
+    target (binary, or an instance label map). Connected components of the false negatives and false positives are
+    the supervoxels; a false-negative one is critical when it disconnects or removes a target object, a
+    false-positive one when it is a spurious object or merges two target objects (exact rules:
+    :func:`monai_topo.topology.critical_components`). With ``K = beta * critical_fn + (1 - beta) * critical_fp``
+    and ``l`` an elementwise voxel loss, the loss is
+
+    ``reduce((1 - alpha) * l + alpha * K * l)``.
+
+    **Logits, activation and criterion.** ``input`` is what the network returns. The activation options say how to
+    get probabilities from it, for the threshold, in MONAI's vocabulary; the criterion's input follows from them:
+
+    - ``sigmoid=True`` (the default when neither ``softmax`` nor ``other_act`` is given): ``input`` holds logits.
+      ``P = sigmoid(input) > threshold`` (evaluated as ``input > logit(threshold)``) and the criterion receives the
+      **logits**; the default criterion is ``binary_cross_entropy_with_logits`` (the paper's).
+    - ``softmax=True`` or ``other_act``: the criterion receives the **probabilities** (the activated input, after
+      the background channel is dropped when ``include_background=False``); the default criterion is the binary
+      cross-entropy of each channel's probability.
+    - ``sigmoid=False`` and no other activation: ``input`` already holds probabilities in [0, 1]; as above.
+
+    A custom ``criterion(input, target) -> tensor`` must be elementwise (``reduction="none"``, output of the
+    input's shape), e.g. ``torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=...)`` in the logits case.
+    It receives float32 tensors (half-precision inputs are cast) and a binary float target (``target > 0``).
+
+    **Targets.** ``B C ...`` one-hot / binary masks (objects = connected components of each channel), ``B 1 ...``
+    class labels with ``to_onehot_y=True``, or, for a one-channel prediction, a ``B 1 ...`` instance label map
+    (0 = background, one id per object): merges are then judged between instance ids, and the criterion uses
+    ``target > 0``. ``instance_target`` forces how the target is read (default: binary when it holds only 0/1).
+
+    The critical masks need no gradient: they are computed under ``torch.no_grad()`` from a CPU copy of the
+    binary masks (never of the graph; CUDA tensors work), one work item per sample and channel on a thread pool.
+    numpy releases the GIL there, cc3d (3.26) does not, so threads overlap the numpy part only. The last masks
+    stay readable as :attr:`last_critical`; :meth:`critical_masks` computes them without the loss.
+
+    Example:
+        >>> loss = SupervoxelLoss()
+        >>> logits = torch.randn(2, 1, 32, 32, requires_grad=True)
+        >>> target = (torch.rand(2, 1, 32, 32) > 0.5).float()
+        >>> value = loss(logits, target)
+        >>> value.backward()
+        >>> loss.last_critical["fn"].shape
+        torch.Size([2, 1, 32, 32])
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        threshold: float = 0.5,
+        connectivity: int | None = None,
+        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool | None = None,
+        softmax: bool = False,
+        other_act: Callable | None = None,
+        reduction: LossReduction | str = LossReduction.MEAN,
+        instance_target: bool | None = None,
+        num_workers: int | None = None,
+    ) -> None:
+        """
+        Args:
+            alpha: weight of the critical term, in [0, 1] (``0``: the plain voxel loss).
+            beta: share of the false negatives in ``K``, in [0, 1] (``1 - beta`` for the false positives).
+            threshold: probability above which a voxel is predicted foreground, in (0, 1).
+            connectivity: foreground connectivity of supervoxels and objects: 8 or 4 in 2D, 26 or 6 in 3D;
+                ``None`` = 8 / 26 (see :mod:`monai_topo.topology.connectivity`).
+            criterion: elementwise voxel loss ``criterion(input, target)``; ``None`` for binary cross-entropy
+                (with logits when ``sigmoid``). See the class docstring for what it receives.
+            include_background: if False, channel 0 (background) is excluded, as in ``monai.losses.DiceLoss``.
+            to_onehot_y: convert a ``B 1 ...`` class-label target to one-hot with ``input.shape[1]`` classes.
+            sigmoid: ``input`` holds logits for a sigmoid. ``None`` (default): True unless ``softmax`` or
+                ``other_act`` is given. Set False when ``input`` already holds probabilities.
+            softmax: apply a softmax over the channels to get probabilities.
+            other_act: another activation, e.g. ``torch.tanh``-based; exclusive with ``sigmoid`` / ``softmax``.
+            reduction: ``"mean"`` (default) or ``"sum"`` over all voxels, or ``"none"`` for the weighted voxel
+                loss of shape ``B C' ...`` (``C'`` = channels after background removal). ``batch`` is not offered:
+                the loss is a voxel mean, batching would not change it.
+            instance_target: ``True``: target values are instance ids; ``False``: the target is binary
+                (non-zero = foreground); ``None``: binary when it holds only 0 and 1.
+            num_workers: threads for the critical detection; ``None`` = ``os.cpu_count()``, capped by the number
+                of sample x channel items.
+
+        Raises:
+            TypeError: when ``criterion`` or ``other_act`` is not callable.
+            ValueError: for out-of-range ``alpha`` / ``beta`` / ``threshold``, an unknown connectivity, bad
+                ``num_workers``, or more than one of ``sigmoid=True``, ``softmax=True``, ``other_act``.
+        """
+        super().__init__(reduction=LossReduction(reduction).value)
+        for name, value in (("alpha", alpha), ("beta", beta)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}.")
+        if not 0.0 < float(threshold) < 1.0:
+            raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}.")
+        if connectivity not in _CONNECTIVITIES:
+            raise ValueError(
+                f"connectivity must be None, 8 or 4 (2D), 26 or 6 (3D), got {connectivity!r}."
+            )
+        if criterion is not None and not callable(criterion):
+            raise TypeError(f"criterion must be None or callable but is {type(criterion).__name__}.")
+        if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 1):
+            raise ValueError(f"num_workers must be None or a positive int, got {num_workers!r}.")
+        if sigmoid is None:
+            sigmoid = not softmax and other_act is None
+        check_loss_options(bool(sigmoid), softmax, other_act)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+        self.connectivity = connectivity
+        self.criterion = criterion
+        self.include_background = include_background
+        self.to_onehot_y = to_onehot_y
+        self.sigmoid = bool(sigmoid)
+        self.softmax = softmax
+        self.other_act = other_act
+        self.instance_target = instance_target
+        self.num_workers = num_workers
+        self.last_critical: dict[str, torch.Tensor] | None = None
+
+    def _prepare(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """MONAI input handling; returns logits (``sigmoid``) or probabilities, and the matching target."""
+        pred, target = prepare_prediction_and_target(
+            input,
+            target,
+            include_background=self.include_background,
+            to_onehot_y=self.to_onehot_y,
+            sigmoid=False,  # logits are kept for the criterion; the threshold moves to logit space
+            softmax=self.softmax,
+            other_act=self.other_act,
+        )
+        if not self.sigmoid:
+            with torch.no_grad():
+                low, high = float(pred.detach().min()), float(pred.detach().max())
+            if low < 0.0 or high > 1.0:
+                raise ValueError(
+                    f"the prediction must hold probabilities in [0, 1] when sigmoid=False, found values in "
+                    f"[{low:.4g}, {high:.4g}]: pass logits with sigmoid=True (default), or set softmax / other_act."
+                )
+        return pred, target
+
+    @torch.no_grad()
+    def _critical(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critical FN / FP masks ``(B, C', ...)`` as CPU bool tensors."""
+        if self.sigmoid:
+            cut = math.log(self.threshold / (1.0 - self.threshold))  # sigmoid(x) > t  <=>  x > logit(t)
+            mask = pred.detach().float() > cut
+        else:
+            mask = pred.detach().float() > self.threshold
+        masks = mask.cpu().numpy()
+        labels = target.detach().cpu().numpy()
+        items = [(b, c) for b in range(masks.shape[0]) for c in range(masks.shape[1])]
+
+        def work(item: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+            return critical_components(
+                masks[item], labels[item], self.connectivity, instances=self.instance_target
+            )
+
+        workers = min(self.num_workers or os.cpu_count() or 1, len(items))
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(work, items))
+        else:
+            results = [work(item) for item in items]
+        fn = np.stack([r[0] for r in results]).reshape(masks.shape)
+        fp = np.stack([r[1] for r in results]).reshape(masks.shape)
+        return torch.from_numpy(fn), torch.from_numpy(fp)
+
+    def critical_masks(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critical false-negative and false-positive masks the loss would use, without the loss.
+
+        Args:
+            input: as for :meth:`forward`.
+            target: as for :meth:`forward`.
+
+        Returns:
+            ``(critical_fn, critical_fp)``: CPU bool tensors ``B C' ...`` (channels after background removal).
+        """
+        pred, target = self._prepare(input, target)
+        return self._critical(pred, target)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            input: ``B C H W [D]`` logits (or probabilities with ``sigmoid=False``).
+            target: ``B C H W [D]`` binary / one-hot, ``B 1 H W [D]`` class labels (``to_onehot_y``), or a
+                ``B 1 H W [D]`` instance label map for a one-channel ``input``.
+
+        Returns:
+            a scalar (``"mean"`` / ``"sum"``) or the ``B C' H W [D]`` weighted voxel loss (``"none"``), float32.
+
+        Raises:
+            ValueError / TypeError: for mismatched shapes, non-finite logits, probabilities outside [0, 1] with
+                ``sigmoid=False``, soft or negative targets, or a criterion that is not elementwise.
+        """
+        pred, target = self._prepare(input, target)
+        critical_fn, critical_fp = self._critical(pred, target)
+        self.last_critical = {"fn": critical_fn, "fp": critical_fp}
+
+        pred = pred.float()
+        binary_target = (target > 0).to(torch.float32)
+        if self.criterion is not None:
+            voxel_loss = self.criterion(pred, binary_target)
+            if not isinstance(voxel_loss, torch.Tensor) or voxel_loss.shape != pred.shape:
+                got = tuple(voxel_loss.shape) if isinstance(voxel_loss, torch.Tensor) else type(voxel_loss).__name__
+                raise ValueError(
+                    f"criterion must return an elementwise loss of shape {tuple(pred.shape)} (use reduction='none'), "
+                    f"got {got}."
+                )
+            voxel_loss = voxel_loss.float()
+        elif self.sigmoid:
+            voxel_loss = F.binary_cross_entropy_with_logits(pred, binary_target, reduction="none")
+        else:
+            voxel_loss = F.binary_cross_entropy(pred, binary_target, reduction="none")
+
+        device = voxel_loss.device
+        weight = self.beta * critical_fn.to(device, torch.float32, non_blocking=True)
+        weight += (1.0 - self.beta) * critical_fp.to(device, torch.float32, non_blocking=True)
+        weight = weight.mul_(self.alpha).add_(1.0 - self.alpha)
+        loss = voxel_loss * weight
+        if self.reduction == LossReduction.MEAN.value:
+            return loss.mean()
+        if self.reduction == LossReduction.SUM.value:
+            return loss.sum()
+        return loss
