@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from ignite.engine import Engine
+from monai.handlers import MetricsSaver, from_engine
+
+from monai_topo.handlers import BettiError, CenterlineDice, ConnectivityError, EulerCharacteristicError
+from monai_topo.metrics import (
+    BettiErrorMetric,
+    CenterlineDiceMetric,
+    ConnectivityErrorMetric,
+    EulerCharacteristicErrorMetric,
+)
+
+
+def _ring() -> np.ndarray:
+    m = np.zeros((9, 9), bool)
+    m[1:8, 1:8] = True
+    m[3:6, 3:6] = False
+    return m
+
+
+def _disk() -> np.ndarray:
+    m = np.zeros((9, 9), bool)
+    m[1:8, 1:8] = True
+    return m
+
+
+def _broken_disk() -> np.ndarray:
+    m = _disk()
+    m[:, 4] = False  # two halves
+    return m
+
+
+def _batch(*masks: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.stack(masks)[:, None].astype(np.float32))
+
+
+# three cases in two iterations: (ring vs disk), (broken disk vs disk) | (disk vs disk)
+BATCHES = [
+    {"pred": _batch(_ring(), _broken_disk()), "label": _batch(_disk(), _disk()), "name": ["case0", "case1"]},
+    {"pred": _batch(_disk()), "label": _batch(_disk()), "name": ["case2"]},
+]
+
+# [handler, expected per-case values (3 cases, one channel)]
+CASES = [
+    (lambda: BettiError(), [1.0, 1.0, 0.0]),
+    (lambda: BettiError(dim=1), [1.0, 0.0, 0.0]),
+    # 9 tiles of 3x3: the ring's hole empties the centre tile, the cut splits the 3 tiles of the middle column
+    (lambda: BettiError(dim=0, patch_size=3), [1 / 9, 1 / 3, 0.0]),
+    (lambda: BettiError(dim=0, patch_size=(9, 5)), [0.0, 0.0, 0.0]),  # the cut lies on the tile border
+    (lambda: EulerCharacteristicError(), [1.0, 1.0, 0.0]),
+    (lambda: ConnectivityError(kind="splits"), [0.0, 1.0, 0.0]),
+    (lambda: ConnectivityError(kind="merges"), [0.0, 0.0, 0.0]),
+    (lambda: CenterlineDice(), None),  # compared with the metric itself
+]
+
+
+def _run(handler, name: str, batches=BATCHES, saver: MetricsSaver | None = None) -> Engine:
+    engine = Engine(lambda e, batch: (batch["pred"], batch["label"]))
+    handler.attach(engine, name)
+    if saver is not None:
+        saver.attach(engine)
+    engine.run(batches, max_epochs=1)
+    return engine
+
+
+@pytest.mark.parametrize("make_handler, expected", CASES)
+def test_engine(make_handler, expected):
+    handler = make_handler()
+    engine = _run(handler, "topo")
+    details = engine.state.metric_details["topo"]
+    assert details.shape == (3, 1)
+    if expected is None:
+        expected = CenterlineDiceMetric()(torch.cat([b["pred"] for b in BATCHES]), torch.cat([b["label"] for b in BATCHES]))
+        expected = expected[:, 0].tolist()
+    np.testing.assert_allclose(details[:, 0].numpy(), expected, rtol=1e-6)
+    assert engine.state.metrics["topo"] == pytest.approx(float(np.mean(expected)))
+
+
+def test_engine_with_output_transform_and_epochs():
+    handler = BettiError(output_transform=from_engine(["pred", "label"]))
+    engine = Engine(lambda e, batch: batch)
+    handler.attach(engine, "betti")
+    engine.run(BATCHES, max_epochs=2)  # reset between epochs: same value, not accumulated
+    assert engine.state.metrics["betti"] == pytest.approx(2 / 3)
+    assert engine.state.metric_details["betti"].shape == (3, 1)
+
+
+def test_handlers_wrap_the_metrics():
+    pairs = [
+        (BettiError(dim=1, connectivity=4), BettiErrorMetric),
+        (EulerCharacteristicError(), EulerCharacteristicErrorMetric),
+        (CenterlineDice(ignore_empty=True), CenterlineDiceMetric),
+        (ConnectivityError(instance_labels=True), ConnectivityErrorMetric),
+    ]
+    for handler, metric_type in pairs:
+        assert isinstance(handler.metric_fn, metric_type)
+    assert pairs[0][0].metric_fn.dim == 1 and pairs[0][0].metric_fn.connectivity == 4
+    assert pairs[2][0].metric_fn.ignore_empty and pairs[3][0].metric_fn.instance_labels
+
+
+def test_no_monai_name_clash():
+    import monai.handlers
+    import monai.metrics
+
+    for name in ("BettiError", "EulerCharacteristicError", "CenterlineDice", "ConnectivityError"):
+        assert not hasattr(monai.handlers, name)
+    for name in ("BettiErrorMetric", "EulerCharacteristicErrorMetric", "CenterlineDiceMetric", "ConnectivityErrorMetric"):
+        assert not hasattr(monai.metrics, name)
+
+
+def test_metrics_saver_writes_per_case_csv(tmp_path):
+    saver = MetricsSaver(
+        save_dir=str(tmp_path),
+        metrics="*",
+        metric_details="*",
+        batch_transform=lambda batch: [{"filename_or_obj": n} for n in batch["name"]],
+        summary_ops=["mean", "max"],
+    )
+    engine = Engine(lambda e, batch: (batch["pred"], batch["label"]))
+    BettiError().attach(engine, "betti_error")
+    ConnectivityError(kind="splits").attach(engine, "splits")
+    saver.attach(engine)
+    engine.run(BATCHES, max_epochs=1)
+
+    metrics = (tmp_path / "metrics.csv").read_text()
+    assert "betti_error" in metrics and "splits" in metrics
+    with open(tmp_path / "betti_error_raw.csv") as f:
+        rows = list(csv.reader(f, delimiter=","))
+    assert rows[0][:2] == ["filename", "class0"]
+    per_case = {row[0]: float(row[1]) for row in rows[1:]}
+    assert per_case == {"case0": 1.0, "case1": 1.0, "case2": 0.0}
+    with open(tmp_path / "splits_raw.csv") as f:
+        rows = list(csv.reader(f, delimiter=","))
+    assert {row[0]: float(row[1]) for row in rows[1:]} == {"case0": 0.0, "case1": 1.0, "case2": 0.0}
+    summary = (tmp_path / "betti_error_summary.csv").read_text()
+    assert "mean" in summary and "class0" in summary
+
+
+def test_ill_opts():
+    with pytest.raises(ValueError):
+        BettiError(dim=5)
+    with pytest.raises(ValueError):
+        ConnectivityError(kind="everything")
+    with pytest.raises(ValueError):
+        EulerCharacteristicError(connectivity=18)
+    with pytest.raises(ValueError):
+        CenterlineDice(reduction="bogus")
+
+
+def test_ill_shape_in_engine():
+    engine = Engine(lambda e, batch: (batch["pred"][:, 0], batch["label"][:, 0]))  # channel dim dropped
+    BettiError().attach(engine, "betti")
+    with pytest.raises(ValueError):
+        engine.run(BATCHES, max_epochs=1)
