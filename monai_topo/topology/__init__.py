@@ -11,6 +11,13 @@ from monai_topo.topology.connectivity import (
     foreground_connectivity,
     resolve_connectivity,
 )
+from monai_topo.topology.matching import (
+    BettiPriorSelection,
+    SpatialMatching,
+    betti_prior_selection,
+    hu_matching,
+    spatial_aware_matching,
+)
 from monai_topo.topology.persistence import (
     PersistenceDiagram,
     betti_numbers_from_diagram,
@@ -20,6 +27,11 @@ from monai_topo.topology.persistence import (
 from monai_topo.topology.validation import check_binary_mask, check_image
 
 __all__ = [
+    "spatial_aware_matching",
+    "hu_matching",
+    "betti_prior_selection",
+    "SpatialMatching",
+    "BettiPriorSelection",
     "Connectivity",
     "PersistenceDiagram",
     "background_connectivity",

@@ -144,6 +144,15 @@ def normalize_locations(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarra
     return coords / scale
 
 
+def _locations(locations: np.ndarray, count: int) -> np.ndarray:
+    arr = np.asarray(locations, dtype=np.float64)
+    if arr.ndim != 2:
+        arr = arr.reshape(count, -1) if count else arr.reshape(0, 0)
+    if arr.shape[0] != count:
+        raise ValueError(f"expected {count} locations (one per point), got an array of shape {arr.shape}.")
+    return arr
+
+
 def diagonal_cost(births: np.ndarray, deaths: np.ndarray) -> np.ndarray:
     """Euclidean distance of each point to the diagonal, ``|d - b| / sqrt(2)`` (no spatial factor)."""
     b, d = _points(births, deaths)
@@ -178,8 +187,8 @@ def spatial_cost_matrix(
     """
     pp = np.asarray(pred_points, np.float64).reshape(-1, 2)
     tp = np.asarray(target_points, np.float64).reshape(-1, 2)
-    pl = np.asarray(pred_locations, np.float64).reshape(pp.shape[0], -1)
-    tl = np.asarray(target_locations, np.float64).reshape(tp.shape[0], -1)
+    pl = _locations(pred_locations, pp.shape[0])
+    tl = _locations(target_locations, tp.shape[0])
     factor = np.sqrt(((pl[:, None, :] - tl[None, :, :]) ** 2).sum(-1))
     factor = np.clip(factor, min_factor, max_factor)
     dist = np.sqrt(((pp[:, None, :] - tp[None, :, :]) ** 2).sum(-1))
@@ -305,8 +314,8 @@ def spatial_aware_matching(
     pp = np.asarray(pred_points, np.float64).reshape(-1, 2)
     tp = np.asarray(target_points, np.float64).reshape(-1, 2)
     n, m = pp.shape[0], tp.shape[0]
-    pl = np.asarray(pred_locations, np.float64).reshape(n, -1)
-    tl = np.asarray(target_locations, np.float64).reshape(m, -1)
+    pl = _locations(pred_locations, n)
+    tl = _locations(target_locations, m)
     if not (np.isfinite(pp).all() and np.isfinite(tp).all()):
         raise ValueError("diagram points must be finite (give essential pairs a finite death first).")
     if prune_factor is not None and prune_factor < 0:
