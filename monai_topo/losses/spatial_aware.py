@@ -155,13 +155,31 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
         return self._run(input, target)
 
     def _target_points(self, target: np.ndarray, dims: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dgm = compute_persistence(target, filtration="superlevel", connectivity=self.connectivity, maxdim=max(dims))
+        """Diagram of the target, computed on the bounding box of ``target > min(target)`` plus a one-voxel margin.
+
+        The crop is exact for the values: every superlevel set above the minimum lies inside the box, and unless
+        the box is the whole window the margin contains a minimum voxel, so the last level (where everything
+        dies) is the same. For a binary target occupying a fraction of the volume this makes the target diagram
+        much cheaper than the prediction's. Only the choice among tied critical voxels may differ.
+        """
+        lo = target.min()
+        support = np.nonzero(target > lo)
+        if support[0].size == 0:
+            window = tuple(slice(0, 1) for _ in target.shape)  # constant target: one essential class
+        else:
+            window = tuple(
+                slice(max(int(ax.min()) - 1, 0), min(int(ax.max()) + 2, size)) for ax, size in zip(support, target.shape)
+            )
+        dgm = compute_persistence(
+            target[window], filtration="superlevel", connectivity=self.connectivity, maxdim=max(dims)
+        )
         deaths = dgm.deaths.copy()
         if self.essential_death == "zero":
             deaths[dgm.essential] = 0.0
         keep = np.isin(dgm.dims, dims) & ((dgm.births - deaths) > self.threshold)
         points = np.stack([dgm.births[keep], deaths[keep]], axis=1)
-        return dgm.dims[keep], points, normalize_locations(dgm.birth_coords[keep], dgm.shape)
+        coords = dgm.birth_coords[keep] + np.array([w.start for w in window], np.int64)
+        return dgm.dims[keep], points, normalize_locations(coords, target.shape)
 
     def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
         points = self._diagram_points(pred, item, dims)
