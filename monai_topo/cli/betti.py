@@ -97,7 +97,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
     text = [[str(h) for h in headers]] + [[cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in text)
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in text)
 
 
 def betti_table(

@@ -1,4 +1,4 @@
-"""Betti error: ``|b_k(prediction) - b_k(target)|`` per homology dimension, on the whole image or Hu et al.'s patches."""
+"""Betti error |b_k(prediction) - b_k(target)| per homology dimension, whole image or Hu et al.'s patches."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def _check_options(
     if patch_size is not None:
         sizes = (patch_size,) if isinstance(patch_size, (int, np.integer)) else tuple(patch_size)
         if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
-            raise ValueError(f"patch_size must be None, a positive int or a tuple of positive ints, got {patch_size!r}.")
+            raise ValueError(
+                f"patch_size must be None, a positive int or a tuple of positive ints, got {patch_size!r}."
+            )
     if num_patches is not None:
         if patch_size is None:
             raise ValueError("num_patches needs patch_size (the random patches' size).")

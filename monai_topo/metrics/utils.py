@@ -106,7 +106,9 @@ def prepare_metric_inputs(
         if target.dtype == bool:
             target = target.astype(np.int64)
         if (target < 0).any() or (np.issubdtype(target.dtype, np.floating) and (target != np.round(target)).any()):
-            raise ValueError("with instance_labels=True, y must hold non-negative integer instance ids (0 = background).")
+            raise ValueError(
+                "with instance_labels=True, y must hold non-negative integer instance ids (0 = background)."
+            )
         target = np.ascontiguousarray(target.astype(np.int64))
     else:
         target = _binarise(target, "y")
@@ -130,7 +132,9 @@ def check_connectivity_option(connectivity: int | None) -> None:
 
 def check_num_workers(num_workers: int | None) -> int | None:
     """Validate ``num_workers`` (``None`` = one thread per CPU core, ``0``/``1`` = serial)."""
-    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0):
+    if num_workers is not None and (
+        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
+    ):
         raise ValueError(f"num_workers must be None or a non-negative int, got {num_workers!r}.")
     return num_workers
 
@@ -172,7 +176,7 @@ def evaluate_items(
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(run, jobs))
-    for job, value in zip(jobs, results):
+    for job, value in zip(jobs, results, strict=True):
         out[job] = value
     return out
 

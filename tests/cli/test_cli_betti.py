@@ -95,7 +95,9 @@ def test_ill_opts(tmp_path, caplog):
     assert "2D or 3D" in caplog.text
 
 
-@pytest.mark.skipif(importlib.util.find_spec("monai_topo.cli.make_dataset") is None, reason="make_dataset not there yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("monai_topo.cli.make_dataset") is None, reason="make_dataset not there yet"
+)
 def test_through_main(tmp_path, capsys):
     from monai_topo.cli import main
 

@@ -76,7 +76,9 @@ def test_engine(make_handler, expected):
     details = engine.state.metric_details["topo"]
     assert details.shape == (3, 1)
     if expected is None:
-        expected = CenterlineDiceMetric()(torch.cat([b["pred"] for b in BATCHES]), torch.cat([b["label"] for b in BATCHES]))
+        expected = CenterlineDiceMetric()(
+            torch.cat([b["pred"] for b in BATCHES]), torch.cat([b["label"] for b in BATCHES])
+        )
         expected = expected[:, 0].tolist()
     np.testing.assert_allclose(details[:, 0].numpy(), expected, rtol=1e-6)
     assert engine.state.metrics["topo"] == pytest.approx(float(np.mean(expected)))
@@ -110,7 +112,12 @@ def test_no_monai_name_clash():
 
     for name in ("BettiError", "EulerCharacteristicError", "CenterlineDice", "ConnectivityError"):
         assert not hasattr(monai.handlers, name)
-    for name in ("BettiErrorMetric", "EulerCharacteristicErrorMetric", "CenterlineDiceMetric", "ConnectivityErrorMetric"):
+    for name in (
+        "BettiErrorMetric",
+        "EulerCharacteristicErrorMetric",
+        "CenterlineDiceMetric",
+        "ConnectivityErrorMetric",
+    ):
         assert not hasattr(monai.metrics, name)
 
 

@@ -106,16 +106,17 @@ def test_random_patches_match_manual_windows():
     result = compute_betti_error(torch.as_tensor(pred), torch.as_tensor(true), patch_size=7, num_patches=5, seed=11)
     windows = patch_slices((20, 20), 7, 5, 11)
     for b in range(2):
-        expected = np.mean(
-            [np.abs(betti_numbers(pred[b, 0][w]) - betti_numbers(true[b, 0][w])).sum() for w in windows]
-        )
+        expected = np.mean([np.abs(betti_numbers(pred[b, 0][w]) - betti_numbers(true[b, 0][w])).sum() for w in windows])
         assert result[b, 0].item() == pytest.approx(expected)
     again = compute_betti_error(torch.as_tensor(pred), torch.as_tensor(true), patch_size=7, num_patches=5, seed=11)
     assert torch.equal(result, again)
 
 
 def test_per_dim_and_numbers():
-    y_pred, y = batch(solid_torus_3d()[:, :, :5], two_balls_3d()[:, :, 2:7]), batch(ball_with_cavity_3d()[:, :, 2:7], ball_3d()[:, :, 2:7])
+    y_pred, y = (
+        batch(solid_torus_3d()[:, :, :5], two_balls_3d()[:, :, 2:7]),
+        batch(ball_with_cavity_3d()[:, :, 2:7], ball_3d()[:, :, 2:7]),
+    )
     per_dim = compute_betti_error_per_dim(y_pred, y)
     np.testing.assert_array_equal(per_dim.numpy(), [[[0, 1, 1]], [[1, 0, 0]]])
     pred_b, true_b = compute_betti_numbers(y_pred, y)

@@ -70,7 +70,11 @@ CASES = [
     ({}, (batch(_bridged_2d()), batch(_two_tubes_2d() > 0)), ([[0.0]], [[1.0]])),  # bridge -> merge
     ({"instance_labels": True}, (batch(_bridged_2d()), batch(_two_tubes_2d())), ([[0.0]], [[1.0]])),
     # touching instances: only instance ids can tell them apart
-    ({"instance_labels": True}, (batch(_touching_instances_2d() > 0), batch(_touching_instances_2d())), ([[0.0]], [[1.0]])),
+    (
+        {"instance_labels": True},
+        (batch(_touching_instances_2d() > 0), batch(_touching_instances_2d())),
+        ([[0.0]], [[1.0]]),
+    ),
     ({}, (batch(_touching_instances_2d() > 0), batch(_touching_instances_2d() > 0)), ([[0.0]], [[0.0]])),
     # split and merge at once: each tube broken, and the left halves bridged
     (
