@@ -1,0 +1,110 @@
+"""``python -m monai_topo.benchmarks``: every timing of the README, measured in one run on this machine.
+
+Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``supervoxel``
+(SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
+losses vs raw cripser, thread-pool speed-up, SATLoss OT step). Ratios are taken within the same run.
+
+Example:
+    python -m monai_topo.benchmarks                       # everything, default sizes (a few minutes)
+    python -m monai_topo.benchmarks --only topology --gudhi-max-size 256   # gudhi at 256^3: ~4 min, ~11 GB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def _section_topology(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.topology import benchmark_betti, benchmark_persistence
+
+    betti = benchmark_betti(tuple(args.betti_sizes), gudhi_max_size=args.gudhi_max_size)
+    print("\n## betti_numbers vs gudhi (Betti numbers read off gudhi's persistence of the same mask)")
+    print(_table(betti, ["size", "betti", "ours_s", "gudhi_s", "speedup", "exact"]))
+    persistence = benchmark_persistence(tuple(args.persistence_sizes))
+    print("\n## compute_persistence vs raw cripser.computePH_T (same array, best of 2)")
+    print(_table(persistence, ["size", "pairs", "cripser_s", "ours_s", "ratio"]))
+    return {"betti": betti, "persistence": persistence}
+
+
+def _print_dict(title: str, result: dict) -> None:
+    print(f"\n## {title}")
+    for key, value in result.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            print(f"{key}:")
+            print(_table(value, list(value[0].keys())))
+        else:
+            print(f"{key}: {_fmt(value)}")
+
+
+def _section_supervoxel(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.supervoxel import benchmark_supervoxel
+
+    result = benchmark_supervoxel(shape=tuple(args.supervoxel_shape))
+    _print_dict(f"SupervoxelLoss forward+backward on {tuple(args.supervoxel_shape)}", result)
+    return result
+
+
+def _section_persistence_losses(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.persistence_losses import benchmark_persistence_losses
+
+    result = benchmark_persistence_losses()
+    _print_dict("Persistence losses (Hu matching, SATLoss, Betti prior)", result)
+    return result
+
+
+SECTIONS = {
+    "topology": _section_topology,
+    "supervoxel": _section_supervoxel,
+    "persistence_losses": _section_persistence_losses,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monai_topo.benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="run only these sections")
+    parser.add_argument("--betti-sizes", nargs="+", type=int, default=[64, 128, 256])
+    parser.add_argument("--gudhi-max-size", type=int, default=128, help="largest size given to gudhi (256: ~11 GB)")
+    parser.add_argument("--persistence-sizes", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--supervoxel-shape", nargs="+", type=int, default=[2, 1, 128, 128, 128])
+    parser.add_argument("--json", help="also write all results to this JSON file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f"# monai_topo benchmarks  ({time.strftime('%Y-%m-%d %H:%M')})")
+    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPU cores, {platform.machine()}")
+    results = {}
+    for name in args.only or list(SECTIONS):
+        start = time.perf_counter()
+        results[name] = SECTIONS[name](args)
+        print(f"({name}: {time.perf_counter() - start:.1f} s)")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
