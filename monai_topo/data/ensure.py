@@ -146,7 +146,9 @@ def create_datalist(
         "validation": validation,
     }
     path = write_json_atomic(datalist, target)
-    logger.info("wrote %s for the user data in %s (%d training, %d validation)", path, root, len(training), len(validation))
+    logger.info(
+        "wrote %s for the user data in %s (%d training, %d validation)", path, root, len(training), len(validation)
+    )
     return path
 
 
@@ -228,7 +230,11 @@ def ensure_dataset(
         if not entries:
             logger.info(
                 "no data found in %s: generating %d built-in %s volumes of size %d (seed %d) there",
-                root, num_volumes, kind, size, seed,
+                root,
+                num_volumes,
+                kind,
+                size,
+                seed,
             )
             return _generate_into(root, kind, num_volumes, size, seed)
         if _nifti_files(root / "images") and (root / "labels").is_dir():

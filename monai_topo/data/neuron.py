@@ -122,7 +122,7 @@ def _capsule(
     else:  # a sphere (soma)
         dist = np.sqrt(gx**2 + gy**2 + gz**2)
         radius = np.full(dist.shape, float(r0))
-    return tuple(slice(a, b) for a, b in zip(lo, hi)), dist, radius
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)), dist, radius
 
 
 class _TreeMask:
@@ -366,7 +366,9 @@ def make_neuron_volume(
         raise ValueError(f"radius_range must be (low, high) with 0 < low <= high, got {radius_range!r}.")
     low, high = (num_instances, num_instances) if isinstance(num_instances, (int, np.integer)) else num_instances
     if not 1 <= int(low) <= int(high):
-        raise ValueError(f"num_instances must be >= 1 or a range (low, high) with 1 <= low <= high, got {num_instances!r}.")
+        raise ValueError(
+            f"num_instances must be >= 1 or a range (low, high) with 1 <= low <= high, got {num_instances!r}."
+        )
     rng = np.random.default_rng(seed)
     extent = (np.asarray(shape) - 1) * sp
     label_min_radius = 0.5 * float(np.linalg.norm(sp)) + 1e-3
@@ -381,7 +383,9 @@ def make_neuron_volume(
             previous = np.asarray(segments)
             point = previous[rng.integers(len(previous)), 0:3]
             target = np.clip(point + rng.uniform(0.0, 4.0) * _random_unit(rng), 0, extent)
-            root = np.clip(target + rng.uniform(0.2, 0.4) * extent.min() * _random_unit(rng), 0.1 * extent, 0.9 * extent)
+            root = np.clip(
+                target + rng.uniform(0.2, 0.4) * extent.min() * _random_unit(rng), 0.1 * extent, 0.9 * extent
+            )
         else:
             root = rng.uniform(0.2, 0.8, size=3) * extent
         segments += _grow_tree(

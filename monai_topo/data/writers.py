@@ -98,7 +98,9 @@ def write_json_atomic(data: dict[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
-def split_counts(num_volumes: int, num_validation: int | None = None, num_test: int | None = None) -> tuple[int, int, int]:
+def split_counts(
+    num_volumes: int, num_validation: int | None = None, num_test: int | None = None
+) -> tuple[int, int, int]:
     """Numbers of (training, validation, test) cases; by default a fifth (at least one) for each of the last two.
 
     Raises:
@@ -227,9 +229,7 @@ def _write_dataset(
     }
     path = write_json_atomic(datalist, out / DATALIST_NAME)
     elapsed = time.perf_counter() - start
-    logger.info(
-        "wrote %s (%d training, %d validation, %d test) in %.1f s", path, n_train, n_val, n_test, elapsed
-    )
+    logger.info("wrote %s (%d training, %d validation, %d test) in %.1f s", path, n_train, n_val, n_test, elapsed)
     return path
 
 
