@@ -406,7 +406,7 @@ def make_neuron_volume(
     uneven = np.clip(1.0 + 0.45 * smooth_random_field(shape, rng, num_waves=2), 0.2, None)
     haze = ndimage.uniform_filter(blurred, size=(9, 9, 5), mode="nearest")  # out-of-focus light
     expected = photons * (blurred + background * uneven + 0.4 * haze)
-    counts = rng.poisson(expected).astype(np.float32)
+    counts = rng.poisson(np.maximum(expected, 0.0)).astype(np.float32)
     counts += rng.normal(0.0, read_noise, size=shape).astype(np.float32)
     image = (counts / np.float32(photons)).astype(np.float32)
     return NeuronVolume(image, label.astype(np.uint8), instances, tuple(float(s) for s in sp))

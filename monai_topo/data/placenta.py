@@ -135,7 +135,7 @@ def _render_ultrasound(
     """Echogenicity -> speckle -> attenuation and shadowing -> log compression, all vectorised."""
     shape = placenta.shape
     voxel_depth = 2.0 / (shape[0] - 1)
-    texture = smooth_random_field(shape, rng, num_waves=5)
+    texture = np.clip(smooth_random_field(shape, rng, num_waves=5), -2.5, 2.5)  # keeps echogenicity positive
     echo = np.full(shape, 0.5, np.float32) * (1.0 + 0.3 * texture)  # maternal soft tissue
     echo[maps["uterus"]] = 0.3  # myometrium
     echo[maps["cavity"]] = 0.035  # amniotic fluid (anechoic)
@@ -165,7 +165,7 @@ def _render_ultrasound(
     envelope /= envelope.mean()
 
     signal = echo * gain * envelope + np.float32(0.01) * np.abs(rng.standard_normal(shape, np.float32))
-    image = np.log1p(12.0 * signal) / np.log1p(12.0 * 1.6)  # log compression to about [0, 1]
+    image = np.log1p(12.0 * np.maximum(signal, 0.0)) / np.log1p(12.0 * 1.6)  # log compression to about [0, 1]
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 

@@ -15,6 +15,7 @@ def test_label_is_a_ball(size, seed):
     volume = make_placenta_volume(size, seed=seed)
     assert tuple(betti_numbers(volume.label).tolist()) == PLACENTA_TOPOLOGY == (1, 0, 0)
     assert volume.label.mean() > 0.003  # a real disc, not a speck
+    assert np.isfinite(volume.image).all()
 
 
 def test_shape_dtype_range():
@@ -40,6 +41,16 @@ def test_placenta_is_brighter_than_fluid():
     image = placenta._render_ultrasound(label, maps, rng, (0.6, 1.1, 1.1))
     fluid = maps["cavity"] & ~label & ~maps["fetus"] & ~maps["reflector"]
     assert np.median(image[label]) > np.median(image[fluid]) + 0.2
+
+
+def test_extreme_texture_gives_finite_image(monkeypatch):
+    """Regression: a texture field far below -1 made the echogenicity negative and the image NaN."""
+    shape = (32, 32, 32)
+    rng = np.random.default_rng(0)
+    label, maps = placenta._placenta_geometry(shape, rng)
+    monkeypatch.setattr(placenta, "smooth_random_field", lambda shape, rng, num_waves=3: np.full(shape, -10.0))
+    image = placenta._render_ultrasound(label, maps, rng, (0.6, 1.1, 1.1))
+    assert np.isfinite(image).all() and image.min() >= 0.0
 
 
 def test_repair_keeps_largest_component_and_fills_cavities():
