@@ -33,7 +33,10 @@ __all__ = [
 
 def _as_array(data: Any, name: str) -> np.ndarray:
     if isinstance(data, torch.Tensor):
-        return data.detach().cpu().numpy()
+        data = data.detach()
+        if data.dtype == torch.bfloat16:  # numpy has no bfloat16; 0/1 (and NaN/Inf) are exact in float32
+            data = data.float()
+        return data.cpu().numpy()
     if isinstance(data, np.ndarray):
         return data
     raise TypeError(f"{name} must be a torch.Tensor or a numpy array (batch-first, B C H W [D]), got {type(data)}.")
