@@ -24,8 +24,8 @@ class PersistenceMatchingLoss(PersistenceLossBase):
     dimension ``k`` in ``dims``:
 
     1. the superlevel persistence diagram of the probabilities ``p`` (cubical, T-construction by default);
-    2. the target diagram: a binary target (``target > 0.5``) has ``beta_k(y)`` points, all at the perfect corner
-       ``(1, 0)`` (its Betti numbers, same connectivity);
+    2. the target diagram: a binary target (0/1 values; anything else is a ``ValueError``) has ``beta_k(y)``
+       points, all at the perfect corner ``(1, 0)`` (its Betti numbers, same connectivity);
     3. ``beta_k(y)`` prediction points are matched to the corner (``matching``, see
        :func:`monai_topo.topology.matching.hu_matching`), all others to the diagonal;
     4. ``loss = sum_matched (p[birth] - 1)^2 + p[death]^2 + sum_unmatched (p[birth] - p[death])^2 / 2``
@@ -128,11 +128,23 @@ class PersistenceMatchingLoss(PersistenceLossBase):
             the reduced loss, or a ``(B, C)`` tensor with ``reduction="none"``.
 
         Raises:
-            ValueError: for mismatched shapes, non-finite values or options invalid for the input's dimension.
+            ValueError: for mismatched shapes, non-finite values, a target that is not binary (after the one-hot
+                conversion) or options invalid for the input's dimension.
         """
         if target is None:
             raise ValueError(f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss.")
         return self._run(input, target)
+
+    def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        p, t = super()._activate(input, target)
+        if t is not None and not bool(((t == 0) | (t == 1)).all()):
+            values = torch.unique(t.detach()[(t != 0) & (t != 1)])[:5].tolist()
+            raise ValueError(
+                f"{type(self).__name__} needs a binary (0/1, one-hot) target, found values such as {values}; threshold a "
+                "soft target first (target > 0.5), pass class labels with to_onehot_y=True, or use "
+                "SpatialAwareMatchingLoss, which accepts soft targets."
+            )
+        return p, t
 
     def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
         points = self._diagram_points(pred, item, dims)
