@@ -168,9 +168,22 @@ class SupervoxelLoss(_Loss):
                 )
         return pred, target
 
+    def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The criterion's float target (``target > 0``) and what the detection reads (bool if binary-valued)."""
+        with torch.no_grad():
+            positive = target.detach() > 0
+        binary_target = positive.to(torch.float32)
+        if self.instance_target is False:
+            return binary_target, positive
+        if self.instance_target is None:
+            same = binary_target if target.dtype == torch.float32 else positive.to(target.dtype)
+            if torch.equal(same, target.detach()):  # only 0 and 1: hand the detection a cheap bool mask
+                return binary_target, positive
+        return binary_target, target
+
     @torch.no_grad()
     def _critical(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Critical FN / FP masks ``(B, C', ...)`` as CPU bool tensors."""
+        """Critical FN / FP masks ``(B, C', ...)`` as CPU bool tensors (``target``: bool mask or label map)."""
         if self.sigmoid:
             cut = math.log(self.threshold / (1.0 - self.threshold))  # sigmoid(x) > t  <=>  x > logit(t)
             mask = pred.detach().float() > cut
@@ -181,9 +194,7 @@ class SupervoxelLoss(_Loss):
         items = [(b, c) for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
         def work(item: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            return critical_components(
-                masks[item], labels[item], self.connectivity, instances=self.instance_target
-            )
+            return critical_components(masks[item], labels[item], self.connectivity, instances=self.instance_target)
 
         workers = min(self.num_workers or os.cpu_count() or 1, len(items))
         if workers > 1:
@@ -206,7 +217,7 @@ class SupervoxelLoss(_Loss):
             ``(critical_fn, critical_fp)``: CPU bool tensors ``B C' ...`` (channels after background removal).
         """
         pred, target = self._prepare(input, target)
-        return self._critical(pred, target)
+        return self._critical(pred, self._binary_target(target)[1])
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """
@@ -223,32 +234,53 @@ class SupervoxelLoss(_Loss):
                 ``sigmoid=False``, soft or negative targets, or a criterion that is not elementwise.
         """
         pred, target = self._prepare(input, target)
-        critical_fn, critical_fp = self._critical(pred, target)
+        binary_target, detection_target = self._binary_target(target)
+        critical_fn, critical_fp = self._critical(pred, detection_target)
         self.last_critical = {"fn": critical_fn, "fp": critical_fp}
 
         pred = pred.float()
-        binary_target = (target > 0).to(torch.float32)
-        if self.criterion is not None:
-            voxel_loss = self.criterion(pred, binary_target)
-            if not isinstance(voxel_loss, torch.Tensor) or voxel_loss.shape != pred.shape:
-                got = tuple(voxel_loss.shape) if isinstance(voxel_loss, torch.Tensor) else type(voxel_loss).__name__
-                raise ValueError(
-                    f"criterion must return an elementwise loss of shape {tuple(pred.shape)} (use reduction='none'), "
-                    f"got {got}."
-                )
-            voxel_loss = voxel_loss.float()
-        elif self.sigmoid:
-            voxel_loss = F.binary_cross_entropy_with_logits(pred, binary_target, reduction="none")
-        else:
-            voxel_loss = F.binary_cross_entropy(pred, binary_target, reduction="none")
+        base = 1.0 - self.alpha
+        weights = (self.alpha * self.beta, self.alpha * (1.0 - self.beta))  # extra weight of critical FN / FP
+        full = None if self.criterion is None else self._criterion(pred, binary_target)
 
-        device = voxel_loss.device
-        weight = self.beta * critical_fn.to(device, torch.float32, non_blocking=True)
-        weight += (1.0 - self.beta) * critical_fp.to(device, torch.float32, non_blocking=True)
-        weight = weight.mul_(self.alpha).add_(1.0 - self.alpha)
-        loss = voxel_loss * weight
-        if self.reduction == LossReduction.MEAN.value:
-            return loss.mean()
-        if self.reduction == LossReduction.SUM.value:
-            return loss.sum()
-        return loss
+        if self.reduction == LossReduction.NONE.value:
+            if full is None:
+                full = self._default_criterion(pred, binary_target, "none")
+            weight = torch.full_like(full, base)
+            for mask, extra in zip((critical_fn, critical_fp), weights):
+                weight += extra * mask.to(full.device, non_blocking=True)
+            return full * weight
+
+        # mean / sum: base * sum(l) + the critical voxels' extra weight, gathered sparsely (no full weight map)
+        terms = []
+        if base > 0.0:
+            terms.append(base * (full.sum() if full is not None else self._default_criterion(pred, binary_target)))
+        for mask, extra in zip((critical_fn, critical_fp), weights):
+            index = np.flatnonzero(mask.numpy())
+            if extra == 0.0 or index.size == 0:
+                continue
+            index = torch.from_numpy(index).to(pred.device, non_blocking=True)
+            if full is not None:
+                critical_sum = full.reshape(-1)[index].sum()
+            else:
+                critical_sum = self._default_criterion(pred.reshape(-1)[index], binary_target.reshape(-1)[index])
+            terms.append(extra * critical_sum)
+        total = torch.stack(terms).sum() if terms else (pred * 0.0).sum()  # keeps the graph when all is zero
+        return total / pred.numel() if self.reduction == LossReduction.MEAN.value else total
+
+    def _default_criterion(self, pred: torch.Tensor, target: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+        """Binary cross-entropy, from logits when ``sigmoid`` (else from probabilities)."""
+        if self.sigmoid:
+            return F.binary_cross_entropy_with_logits(pred, target, reduction=reduction)
+        return F.binary_cross_entropy(pred, target, reduction=reduction)
+
+    def _criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The user's elementwise criterion, checked, in float32."""
+        voxel_loss = self.criterion(pred, target)  # type: ignore[misc]
+        if not isinstance(voxel_loss, torch.Tensor) or voxel_loss.shape != pred.shape:
+            got = tuple(voxel_loss.shape) if isinstance(voxel_loss, torch.Tensor) else type(voxel_loss).__name__
+            raise ValueError(
+                f"criterion must return an elementwise loss of shape {tuple(pred.shape)} (use reduction='none'), "
+                f"got {got}."
+            )
+        return voxel_loss.float()

@@ -72,6 +72,13 @@ def target_objects(
     return np.ascontiguousarray(tgt, dtype=np.int64), False
 
 
+def _pad(arr: np.ndarray) -> np.ndarray:
+    """``arr`` with one zero voxel on every side (what ``np.pad(arr, 1)`` returns, faster)."""
+    out = np.zeros(tuple(size + 2 for size in arr.shape), arr.dtype)
+    out[(slice(1, -1),) * arr.ndim] = arr
+    return out
+
+
 def _adjacent_pairs(
     error_index: np.ndarray,
     kept_index: np.ndarray,
@@ -79,14 +86,16 @@ def _adjacent_pairs(
     error_values: np.ndarray,
     kept_labels: np.ndarray,
     kept_values: np.ndarray,
-    offsets: list[int],
+    offsets: np.ndarray,
+    chunk: int = 1 << 16,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Adjacent ``(error label, kept label)`` pairs, with the value of each side's voxel.
 
     ``error_index`` and ``kept_index`` are the flat indices of the two voxel sets; the other arrays are flat
-    views of zero-padded images (so ``index + offset`` never leaves the array). The loop runs
-    over the smaller of the two voxel sets and gathers the other side at each neighbour offset; runs of repeated
-    pairs are dropped on the fly (raster neighbours usually share both labels). Pairs may still repeat.
+    views of zero-padded images (so ``index + offset`` never leaves the array). The smaller of the two voxel sets
+    is visited, ``chunk`` voxels at a time: one gather of the other side's labels at all neighbour offsets
+    (a ``chunk x len(offsets)`` array). Runs of repeated pairs (a voxel's neighbours, raster neighbours) are
+    dropped on the fly; pairs may still repeat.
 
     Returns:
         ``(error label, kept label, error value, kept value)`` arrays, one entry per found pair.
@@ -98,20 +107,21 @@ def _adjacent_pairs(
     else:
         index, own_labels, own_values, other_labels, other_values = (
             error_index, error_labels, error_values, kept_labels, kept_values)
-    own_label = own_labels[index].astype(np.int64)
-    own_value = own_values[index]
     found: list[tuple[np.ndarray, ...]] = []
-    for offset in offsets:
-        neighbour = index + offset
-        partner = other_labels[neighbour]
-        touching = np.flatnonzero(partner)
-        if touching.size == 0:
+    for start in range(0, len(index), chunk):
+        source = index[start : start + chunk]
+        neighbour = (source[:, None] + offsets[None, :]).ravel()
+        partner = np.take(other_labels, neighbour)
+        hit = np.flatnonzero(partner != 0)  # (np.flatnonzero is ~10x faster on bool than on integer arrays)
+        if hit.size == 0:
             continue
-        mine, theirs = own_label[touching], partner[touching].astype(np.int64)
-        new_run = np.ones(touching.size, bool)  # drop consecutive repeats of the same pair
+        row = hit // len(offsets)
+        mine = np.take(own_labels, source[row]).astype(np.int64)
+        theirs = partner[hit].astype(np.int64)
+        new_run = np.ones(hit.size, bool)  # drop consecutive repeats of the same pair
         new_run[1:] = (mine[1:] != mine[:-1]) | (theirs[1:] != theirs[:-1])
-        touching, mine, theirs = touching[new_run], mine[new_run], theirs[new_run]
-        found.append((mine, theirs, own_value[touching], other_values[neighbour[touching]]))
+        hit, row, mine, theirs = hit[new_run], row[new_run], mine[new_run], theirs[new_run]
+        found.append((mine, theirs, np.take(own_values, source[row]), np.take(other_values, neighbour[hit])))
     if not found:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty
@@ -176,25 +186,27 @@ def critical_components(
     objects, is_binary = target_objects(target, connectivity, instances=instances)
     shape = pred.shape
     # pad once: every flat index + neighbour offset then stays inside the arrays
-    pred, objects = np.pad(pred, 1), np.pad(objects, 1)
+    pred, objects = _pad(pred), _pad(objects)
     foreground = objects != 0
     errors = pred != foreground
     if not errors.any():
         return np.zeros(shape, bool), np.zeros(shape, bool)
     kept = pred & foreground
-    false_neg = errors & foreground
 
     # kept components (within one object) and error supervoxels: false negatives labelled per object (their
     # value is the object id), false positives carry the value fp_code (larger than every object id)
     kept_labels, n_kept = label_components(kept if is_binary else np.where(kept, objects, 0), conn)
     fp_code = int(objects.max()) + 1
     objects = objects.astype(np.promote_types(objects.dtype, np.min_scalar_type(fp_code)), copy=False)
-    error_values = np.where(errors, np.where(false_neg, objects, objects.dtype.type(fp_code)), 0)
+    error_index = np.flatnonzero(errors)  # errors are usually sparse: fill their values by index
+    error_values = np.zeros_like(objects)
+    error_values.ravel()[error_index] = np.where(
+        foreground.ravel()[error_index], objects.ravel()[error_index], objects.dtype.type(fp_code)
+    )
     error_labels, n_errors = label_components(error_values, conn)
 
     strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
-    offsets = [int(np.dot(offset, strides)) for offset in _neighbour_offsets(pred.ndim, conn)]
-    error_index = np.flatnonzero(errors)
+    offsets = np.array(_neighbour_offsets(pred.ndim, conn), np.int64) @ strides.astype(np.int64)
     err, partner, err_value, partner_object = _adjacent_pairs(
         error_index,
         np.flatnonzero(kept),
@@ -223,7 +235,15 @@ def critical_components(
     critical |= (value_of != fp_code) & (fn_partners != 1)
     critical |= (value_of == fp_code) & (fp_objects >= 2)
     critical[0] = False
-    critical_mask = np.zeros(pred.shape, bool)
-    critical_mask.ravel()[error_index] = critical[error_labels.ravel()[error_index]]
     inner = (slice(1, -1),) * pred.ndim
-    return (critical_mask & ~pred)[inner].copy(), (critical_mask & pred)[inner].copy()
+    if len(error_index) > pred.size // 16:  # many errors: one dense lookup is cheaper
+        critical_mask = critical[error_labels]
+        return (critical_mask & ~pred)[inner], (critical_mask & pred)[inner]
+    critical_index = error_index[critical[error_labels.ravel()[error_index]]]
+    is_fp = pred.ravel()[critical_index]
+    masks = []
+    for index in (critical_index[~is_fp], critical_index[is_fp]):
+        mask = np.zeros(pred.shape, bool)
+        mask.ravel()[index] = True
+        masks.append(mask[inner])
+    return masks[0], masks[1]
