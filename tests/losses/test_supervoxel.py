@@ -113,6 +113,9 @@ def test_instance_target_single_channel():
     # a binary target of the same two bars: two components, still a merge
     fn, fp = loss.critical_masks(logits, (target > 0).float())
     assert torch.nonzero(fp).tolist() == [[0, 0, 2, 3, 3]]
+    # instance_target=False reads the instance map as binary: two components, still a merge
+    fn, fp = SupervoxelLoss(instance_target=False).critical_masks(logits, target)
+    assert torch.nonzero(fp).tolist() == [[0, 0, 2, 3, 3]]
     # instance_target=True on one id in two pieces: no merge
     fn, fp = SupervoxelLoss(instance_target=True).critical_masks(logits, (target > 0).float())
     assert not fp.any()
@@ -139,6 +142,14 @@ def test_reductions_consistent():
     assert none.shape == logits.shape
     np.testing.assert_allclose(SupervoxelLoss()(logits, target).item(), none.mean().item(), rtol=1e-6)
     np.testing.assert_allclose(SupervoxelLoss(reduction="sum")(logits, target).item(), none.sum().item(), rtol=1e-6)
+    mse = lambda x, y: (torch.sigmoid(x) - y) ** 2  # noqa: E731
+    none = SupervoxelLoss(criterion=mse, reduction="none")(logits, target)
+    np.testing.assert_allclose(SupervoxelLoss(criterion=mse)(logits, target).item(), none.mean().item(), rtol=1e-6)
+    # nothing critical and alpha = 1: a zero that still backpropagates
+    x = logits.clone().requires_grad_(True)
+    zero = SupervoxelLoss(alpha=1.0, beta=0.0)(x, torch.ones_like(target) * (logits > 0))
+    zero.backward()
+    assert zero.item() == 0.0 and torch.equal(x.grad, torch.zeros_like(x))
 
 
 def test_workers_and_determinism():

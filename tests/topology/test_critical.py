@@ -8,6 +8,7 @@ from collections import deque
 import numpy as np
 import pytest
 
+import monai_topo.topology.critical as critical_module
 from monai_topo.topology.critical import critical_components, target_objects
 
 
@@ -333,3 +334,18 @@ def test_against_brute_force(ndim, connectivity, kind):
         np.testing.assert_array_equal(got[1], expected[1])
         n_critical += int(expected[0].sum() + expected[1].sum())
     assert n_critical > 0  # the cases exercise the rules
+
+
+def test_chunked_pairs_and_both_mask_paths(monkeypatch):
+    """A 3D case with many errors (dense output path) and few (sparse path), with tiny gather chunks."""
+    rng = np.random.default_rng(7)
+    target = rng.integers(0, 3, size=(20, 22, 24)) * (rng.random((20, 22, 24)) < 0.3)
+    for flip_rate in (0.3, 0.003):
+        pred = (target > 0) ^ (rng.random(target.shape) < flip_rate)
+        expected = critical_components(pred, target)
+        monkeypatch.setattr(critical_module._adjacent_pairs, "__defaults__", (7,))
+        got = critical_components(pred, target)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert expected[0].any() and expected[1].any()
