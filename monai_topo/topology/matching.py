@@ -189,10 +189,15 @@ def spatial_cost_matrix(
     tp = np.asarray(target_points, np.float64).reshape(-1, 2)
     pl = _locations(pred_locations, pp.shape[0])
     tl = _locations(target_locations, tp.shape[0])
-    factor = np.sqrt(((pl[:, None, :] - tl[None, :, :]) ** 2).sum(-1))
-    factor = np.clip(factor, min_factor, max_factor)
-    dist = np.sqrt(((pp[:, None, :] - tp[None, :, :]) ** 2).sum(-1))
-    return factor * dist, factor
+    # accumulate per axis: no (n, m, ndim) temporaries
+    sq = np.zeros((pp.shape[0], tp.shape[0]))
+    for axis in range(pl.shape[1]):
+        diff = pl[:, axis, None] - tl[None, :, axis]
+        sq += diff * diff
+    factor = np.clip(np.sqrt(sq), min_factor, max_factor)
+    db = pp[:, 0, None] - tp[None, :, 0]
+    dd = pp[:, 1, None] - tp[None, :, 1]
+    return factor * np.sqrt(db * db + dd * dd), factor
 
 
 @dataclass(frozen=True)
@@ -231,17 +236,42 @@ def _select_candidates(
     per_target: int,
     min_factor: float,
     max_factor: float,
-    chunk: int = 1 << 16,
+    scan_limit: int,
+    max_total: int,
+    chunk_elements: int = 1 << 22,
 ) -> np.ndarray:
     """For each target point, the ``per_target`` prediction points with the smallest reduced cost
-    ``M_ij - diag_i`` (what matching ``i`` to ``j`` costs compared to sending ``i`` to the diagonal)."""
+    ``M_ij - diag_i`` (what matching ``i`` to ``j`` costs compared to sending ``i`` to the diagonal).
+
+    Exact scan when ``n * m <= scan_limit``; otherwise the scan is restricted, for each target point, to its
+    ``max(4 * per_target, 64)`` spatially nearest prediction points (a k-d tree query), which are the ones whose
+    spatial factor is smallest, and ``per_target`` is lowered to at most ``max(1, max_total // m)`` so that the
+    candidates add at most about ``max_total`` points to the OT.
+    """
     n, m = pred_points.shape[0], target_points.shape[0]
     k = min(per_target, n)
     if k <= 0 or m == 0:
         return np.zeros(0, np.int64)
-    # keep a running best-k list per target column, chunk over the prediction points to bound memory
+    if n * m > scan_limit:
+        k = min(k, max(1, max_total // m))
+        from scipy.spatial import cKDTree
+
+        near = min(max(4 * k, 64), n)
+        _, idx = cKDTree(pred_locations).query(target_locations, k=near)
+        idx = np.asarray(idx, np.int64).reshape(m, near)
+        flat = idx.reshape(-1)
+        cols = np.repeat(np.arange(m), near)
+        # the cost of each (candidate, its own target) pair only, not a dense matrix
+        loc_d = np.sqrt(((pred_locations[flat] - target_locations[cols]) ** 2).sum(-1))
+        factor = np.clip(loc_d, min_factor, max_factor)
+        dist = np.sqrt(((pred_points[flat] - target_points[cols]) ** 2).sum(-1))
+        reduced = (factor * dist - pred_diag[flat]).reshape(m, near)
+        best = np.argpartition(reduced, k - 1, axis=1)[:, :k] if near > k else np.broadcast_to(np.arange(near), (m, near))
+        return np.unique(np.take_along_axis(idx, best, axis=1))
+    # exact: keep a running best-k list per target column, chunk over the prediction points to bound memory
     best_val = np.full((0, m), np.inf)
     best_idx = np.zeros((0, m), np.int64)
+    chunk = max(chunk_elements // m, k, 1)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         M, _ = spatial_cost_matrix(
@@ -263,11 +293,12 @@ def spatial_aware_matching(
     pred_locations: np.ndarray,
     target_points: np.ndarray,
     target_locations: np.ndarray,
-    prune_factor: float | None = 4.0,
+    prune_factor: float | None = 2.0,
     prune_min: int = 64,
     candidates_per_target: int = 32,
     min_factor: float = 0.05,
     max_factor: float = 1.0,
+    scan_limit: int = 1 << 22,
 ) -> SpatialMatching:
     """SATLoss matching: exact optimal transport with the diagonal, on a pruned set of prediction points.
 
@@ -282,15 +313,23 @@ def spatial_aware_matching(
     1. the ``K = ceil(prune_factor * m) + prune_min`` most persistent points, and
     2. for every target point ``j``, the ``candidates_per_target`` points with the smallest reduced cost
        ``M_ij - |d_i - b_i| / sqrt(2)`` (what matching ``i`` to ``j`` saves over sending ``i`` to the diagonal;
-       these are the spatially close ones that SATLoss wants to match even when they are weak).
+       these are the spatially close ones that SATLoss wants to match even when they are weak). This scan costs
+       ``O(n m)``; when ``n * m > scan_limit`` it is restricted to the ``max(4 * candidates_per_target, 64)``
+       spatially nearest points of each target point (k-d tree), which makes it ``O((n + m) log n)``, and the
+       lists are shortened to ``max(1, max(K, 1024) // m)`` points so the OT stays about ``2K`` points.
 
     The result is a feasible plan of the full problem, so its cost is never below the exact optimum. It is
-    *exact* when ``K >= n`` or when ``candidates_per_target >= m``: if an optimal plan matched a target ``j``
+    *exact* when ``K >= n`` or when ``candidates_per_target >= m`` and ``n * m <= scan_limit``: if an optimal
+    plan matched a target ``j``
     to a point outside ``j``'s candidate list, one of ``j``'s ``m`` candidates is free (the other ``m - 1``
     targets use at most ``m - 1`` of them) and has a reduced cost no larger, so swapping them does not increase
     the cost. Otherwise the excess is at most ``sum (diag_i + diag_j - M_ij)`` over the exact optimum's pairs
     whose prediction point was pruned (send both to the diagonal instead). ``prune_factor=None`` disables
     pruning (exact OT on every point; quadratic memory, cubic time).
+
+    Cost: the OT itself has ``(K' + 1) x (m + 1)`` entries (``K' <= K + candidates_per_target * m`` kept points),
+    so it is negligible for the usual few to few hundred target features, but grows quadratically with ``m``
+    (about 1 s for ``m ~ 1000`` in one window): for very fragmented targets use patches.
 
     Args:
         pred_points: ``(n, 2)`` (birth, death) of the prediction, finite.
@@ -301,6 +340,7 @@ def spatial_aware_matching(
         prune_min: floor added to ``K``.
         candidates_per_target: size of each target's candidate list (0 disables step 2).
         min_factor, max_factor: clamp of the spatial factor.
+        scan_limit: largest ``n * m`` for the exact candidate scan (beyond: nearest-neighbour candidates).
 
     Returns:
         a :class:`SpatialMatching`.
@@ -340,7 +380,9 @@ def spatial_aware_matching(
         k = int(np.ceil(prune_factor * m)) + prune_min
         pers = pp[:, 0] - pp[:, 1]
         top = np.argpartition(-pers, k - 1)[:k] if k > 0 else empty_i
-        cand = _select_candidates(pp, pl, tp, tl, pdiag, candidates_per_target, min_factor, max_factor)
+        cand = _select_candidates(
+            pp, pl, tp, tl, pdiag, candidates_per_target, min_factor, max_factor, scan_limit, max(k, 1024)
+        )
         kept = np.union1d(top, cand).astype(np.int64)
     pruned = np.setdiff1d(np.arange(n, dtype=np.int64), kept, assume_unique=True)
 

@@ -150,6 +150,23 @@ def test_pruned_ot_against_exact(seed):
             assert sorted(approx.pred_diagonal.tolist() + approx.pair_pred.tolist()) == list(range(n))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_neighbour_candidates(seed):
+    rng = np.random.default_rng(seed)
+    # n <= 64: the k-d tree path sees every point, so with candidates >= m it is still exact
+    pred, pred_loc, tgt, tgt_loc = _random_problem(rng, 60, 5)
+    exact = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=None)
+    kd = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=0.0, prune_min=1, scan_limit=0)
+    assert kd.cost == pytest.approx(exact.cost, abs=1e-9)
+    # a larger problem: feasible, within the bound, and pruned
+    pred, pred_loc, tgt, tgt_loc = _random_problem(rng, 2000, 12)
+    exact = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=None)
+    kd = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, scan_limit=0)
+    assert kd.kept.shape[0] < 2000
+    bound = _excess_bound(exact, kd.kept, pred, pred_loc, tgt, tgt_loc)
+    assert exact.cost - 1e-9 <= kd.cost <= exact.cost + bound + 1e-9
+
+
 def test_spatial_plan_is_a_partition():
     rng = np.random.default_rng(7)
     pred, pred_loc, tgt, tgt_loc = _random_problem(rng, 300, 6)
