@@ -16,6 +16,8 @@ import torch
 from monai.utils import LossReduction, optional_import
 from torch.nn.modules.loss import _Loss
 
+from monai_topo.losses.utils import check_loss_inputs
+
 Events, _ = optional_import("ignite.engine", name="Events")
 
 __all__ = ["TopologyAwareLoss"]
@@ -48,6 +50,12 @@ class TopologyAwareLoss(_Loss):
 
     A topological term that needs no target (e.g. a Betti-number prior) declares ``requires_target = False`` as
     an attribute and is then called as ``topology_loss(pred)``.
+
+    Inputs are checked on every call, also during the warm-up, so that a bad batch fails at once and not when the
+    topological term switches on: ``input`` must be finite floating-point logits ``B C H W [D]`` (NaN / Inf are a
+    ``ValueError``, as in every monai_topo loss), and a tensor ``target`` must fit it (batch, spatial and channel
+    shape, finite values, class labels in range when either loss has ``to_onehot_y=True``). Whether the target
+    suits the topological term otherwise (e.g. binary) is checked by that term when it runs.
 
     After each call, :attr:`last_terms` holds ``{"base", "topology", "total"}`` as floats (means, for
     non-scalar terms) and ``"active"`` (bool), for logging.
@@ -172,7 +180,14 @@ class TopologyAwareLoss(_Loss):
 
         Returns:
             ``base + lambda_topology * topology`` (just ``base`` during the warm-up).
+
+        Raises:
+            TypeError / ValueError: for inputs no monai_topo loss accepts (see the class docstring), even during the
+                warm-up.
         """
+        needs_target = getattr(self.topology_loss, "requires_target", True) or isinstance(target, torch.Tensor)
+        to_onehot_y = any(getattr(fn, "to_onehot_y", False) for fn in (self.base_loss, self.topology_loss))
+        check_loss_inputs(input, target if needs_target else None, to_onehot_y=bool(to_onehot_y))
         if self.warmup_unit == "epochs" and self.warmup > 0 and not self._epoch_source:
             warnings.warn(
                 "TopologyAwareLoss(warmup_unit='epochs') does not know the epoch: call loss.attach(trainer) (or list "

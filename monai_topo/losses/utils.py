@@ -13,7 +13,13 @@ import torch
 from monai.networks import one_hot
 from monai.utils import LossReduction
 
-__all__ = ["check_logits", "check_loss_options", "prepare_prediction_and_target", "reduce_per_item"]
+__all__ = [
+    "check_logits",
+    "check_loss_inputs",
+    "check_loss_options",
+    "prepare_prediction_and_target",
+    "reduce_per_item",
+]
 
 
 def check_loss_options(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:
@@ -52,6 +58,50 @@ def check_logits(input: torch.Tensor, name: str = "input") -> None:
         )
 
 
+def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_onehot_y: bool = False) -> None:
+    """The checks every loss makes before computing anything: logits, target type, shapes, values.
+
+    Args:
+        input: logits ``B C H W [D]`` (see :func:`check_logits`).
+        target: ``B C H W [D]``, or ``B 1 H W [D]`` class labels when ``to_onehot_y`` and ``C > 1``; ``None`` skips
+            the target checks.
+        to_onehot_y: whether the target holds class labels to be one-hot encoded with ``C`` classes.
+
+    Raises:
+        TypeError: for non-tensor or non-floating logits, or a non-tensor target.
+        ValueError: for a wrong number of dimensions, empty or non-finite logits, a target whose batch, spatial or
+            channel shape does not fit, a non-finite target, or (``to_onehot_y``) labels outside ``[0, C - 1]``.
+    """
+    check_logits(input)
+    if target is None:
+        return
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}.")
+    if target.ndim != input.ndim:
+        raise ValueError(
+            f"target must have the same number of dimensions as input ({input.ndim}: B C spatial...), "
+            f"got input {tuple(input.shape)} and target {tuple(target.shape)}."
+        )
+    if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
+        raise ValueError(
+            f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}."
+        )
+    if torch.is_floating_point(target) and not bool(torch.isfinite(target).all()):
+        raise ValueError("target contains NaN or infinite values.")
+    n_pred_ch = input.shape[1]
+    if to_onehot_y and n_pred_ch > 1:
+        if target.shape[1] != 1:
+            raise ValueError(f"to_onehot_y=True needs a B 1 ... label target, got {tuple(target.shape)}.")
+        values = target.detach()
+        if (values < 0).any() or (values >= n_pred_ch).any() or (values != values.round()).any():
+            raise ValueError(
+                f"to_onehot_y=True needs integer class labels in [0, {n_pred_ch - 1}], "
+                f"found values in [{float(values.min())}, {float(values.max())}]."
+            )
+    elif target.shape[1] != n_pred_ch:
+        raise ValueError(f"ground truth has different shape ({target.shape}) from input ({input.shape})")
+
+
 def prepare_prediction_and_target(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -82,20 +132,7 @@ def prepare_prediction_and_target(
         >>> p.shape, t.shape
         (torch.Size([2, 2, 8, 8]), torch.Size([2, 2, 8, 8]))
     """
-    check_logits(input)
-    if not isinstance(target, torch.Tensor):
-        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}.")
-    if target.ndim != input.ndim:
-        raise ValueError(
-            f"target must have the same number of dimensions as input ({input.ndim}: B C spatial...), "
-            f"got input {tuple(input.shape)} and target {tuple(target.shape)}."
-        )
-    if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
-        raise ValueError(
-            f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}."
-        )
-    if torch.is_floating_point(target) and not bool(torch.isfinite(target).all()):
-        raise ValueError("target contains NaN or infinite values.")
+    check_loss_inputs(input, target, to_onehot_y=to_onehot_y)
 
     n_pred_ch = input.shape[1]
     if sigmoid:
@@ -112,15 +149,7 @@ def prepare_prediction_and_target(
         if n_pred_ch == 1:
             warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
         else:
-            if target.shape[1] != 1:
-                raise ValueError(f"to_onehot_y=True needs a B 1 ... label target, got {tuple(target.shape)}.")
-            values = target.detach()
-            if (values < 0).any() or (values >= n_pred_ch).any() or (values != values.round()).any():
-                raise ValueError(
-                    f"to_onehot_y=True needs integer class labels in [0, {n_pred_ch - 1}], "
-                    f"found values in [{float(values.min())}, {float(values.max())}]."
-                )
-            target = one_hot(target, num_classes=n_pred_ch)
+            target = one_hot(target, num_classes=n_pred_ch)  # labels checked by check_loss_inputs
 
     if not include_background:
         if n_pred_ch == 1:
