@@ -24,7 +24,6 @@ gradient); a constant map then has no feature at all.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -220,7 +219,11 @@ class PersistenceLossBase(_Loss):
 
     # ------------------------------------------------------------------ forward pipeline
     def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Activation / one-hot / background removal; half precision is computed in float32."""
+        """Activation / one-hot / background removal; half precision is computed in float32.
+
+        Without ``sigmoid`` / ``softmax`` the (activated) prediction must lie in ``[0, 1]``: a ``ValueError`` otherwise,
+        as in :class:`monai_topo.losses.SupervoxelLoss` (persistence of logits is not the loss's contract).
+        """
         if isinstance(input, torch.Tensor) and input.dtype in (torch.float16, torch.bfloat16):
             input = input.float()
         if target is None:
@@ -250,13 +253,13 @@ class PersistenceLossBase(_Loss):
             )
         if p.dtype in (torch.float16, torch.bfloat16):
             p = p.float()
-        if not (self.sigmoid or self.softmax or self.other_act is not None):
+        if not (self.sigmoid or self.softmax):  # probabilities given directly, or made by other_act
             lo, hi = float(p.detach().min()), float(p.detach().max())
             if lo < -1e-6 or hi > 1 + 1e-6:
-                warnings.warn(
-                    f"{type(self).__name__} expects probabilities in [0, 1] but got values in [{lo:.3g}, {hi:.3g}]; "
-                    "pass logits with sigmoid=True or softmax=True (or other_act).",
-                    stacklevel=3,
+                raise ValueError(
+                    f"{type(self).__name__} needs probabilities in [0, 1] when sigmoid=False and softmax=False, found "
+                    f"values in [{lo:.4g}, {hi:.4g}]: pass logits with sigmoid=True or softmax=True, or an other_act "
+                    "that maps to [0, 1]."
                 )
         return p, t
 

@@ -234,7 +234,7 @@ def test_multiclass_half_precision_and_activations():
 
 def test_warnings():
     x = torch.randn(1, 1, 6, 6) * 3
-    with pytest.warns(UserWarning, match="probabilities"):
+    with pytest.raises(ValueError, match="probabilities"):  # logits without an activation: an error, not a warning
         PersistenceMatchingLoss()(x, torch.zeros_like(x))
     with pytest.warns(UserWarning, match="single channel"):
         PersistenceMatchingLoss(softmax=True)(x, torch.zeros_like(x))
