@@ -152,10 +152,25 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
 
         Returns:
             the reduced loss, or a ``(B, C)`` tensor with ``reduction="none"``.
+
+        Raises:
+            ValueError: for mismatched shapes, non-finite values, target values outside [0, 1] (after the one-hot
+                conversion) or options invalid for the input's dimension.
         """
         if target is None:
             raise ValueError(f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss.")
         return self._run(input, target)
+
+    def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        p, t = super()._activate(input, target)
+        if t is not None:
+            lo, hi = float(t.detach().min()), float(t.detach().max())
+            if lo < 0.0 or hi > 1.0:
+                raise ValueError(
+                    f"{type(self).__name__} needs a binary or soft target in [0, 1], found values in [{lo:.4g}, "
+                    f"{hi:.4g}]; pass class labels with to_onehot_y=True (and a multi-channel input)."
+                )
+        return p, t
 
     def _target_points(self, target: np.ndarray, dims: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Diagram of the target, computed on the bounding box of ``target > min(target)`` plus a one-voxel margin.
