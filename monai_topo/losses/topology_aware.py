@@ -54,8 +54,9 @@ class TopologyAwareLoss(_Loss):
     Inputs are checked on every call, also during the warm-up, so that a bad batch fails at once and not when the
     topological term switches on: ``input`` must be finite floating-point logits ``B C H W [D]`` (NaN / Inf are a
     ``ValueError``, as in every monai_topo loss), and a tensor ``target`` must fit it (batch, spatial and channel
-    shape, finite values, class labels in range when either loss has ``to_onehot_y=True``). Whether the target
-    suits the topological term otherwise (e.g. binary) is checked by that term when it runs.
+    shape, finite values, class labels in range when either loss has ``to_onehot_y=True``). Whether the inputs
+    suit the topological term otherwise (a binary target, probabilities when it has no activation) is checked by
+    that term when it runs.
 
     After each call, :attr:`last_terms` holds ``{"base", "topology", "total"}`` as floats (means, for
     non-scalar terms) and ``"active"`` (bool), for logging.
