@@ -176,9 +176,9 @@ def benchmark_persistence_losses(
             nonlocal pairs
             pairs = sum(cripser.computePH_T(v, maxdim=2, location="yes").shape[0] for v in volumes)
 
-        cripser_s = _best(lambda: raw(vols), reps)
+        cripser_s = _best(lambda vols=vols: raw(vols), reps)
         pred_pairs = pairs
-        cripser_target_s = _best(lambda: raw(tvols), reps)
+        cripser_target_s = _best(lambda tvols=tvols: raw(tvols), reps)
         losses = {
             "PersistenceMatchingLoss": lambda w: PersistenceMatchingLoss(sigmoid=True, num_workers=w),
             "SpatialAwareMatchingLoss": lambda w: SpatialAwareMatchingLoss(sigmoid=True, num_workers=w),
@@ -186,7 +186,9 @@ def benchmark_persistence_losses(
         }
         for name, make in losses.items():
 
-            def run(w: int, make: Callable = make) -> None:
+            def run(
+                w: int, make: Callable = make, logits: torch.Tensor = logits, target: torch.Tensor = target
+            ) -> None:
                 x = logits.clone().requires_grad_(True)
                 make(w)(x, target).backward()
 
@@ -214,7 +216,7 @@ def benchmark_persistence_losses(
                 "loss": "raw cripser (pred volumes)",
                 "pairs": pred_pairs,
                 "cripser_s": cripser_s,
-                "extra_peak_mib": _peak_during(lambda: raw(vols)),
+                "extra_peak_mib": _peak_during(lambda vols=vols: raw(vols)),
             }
         )
         last_slowest, last_size = slowest, size

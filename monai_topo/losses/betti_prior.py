@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from monai.utils import LossReduction
 
 from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
@@ -20,7 +19,7 @@ Prior = Sequence[int | None]
 
 def _check_prior(prior: Any, where: str) -> tuple[int | None, ...]:
     if isinstance(prior, (str, bytes)) or not isinstance(prior, Sequence):
-        raise ValueError(f"{where} must be a tuple of Betti numbers such as (1, 0, 0), got {prior!r}.")
+        raise TypeError(f"{where} must be a tuple of Betti numbers such as (1, 0, 0), got {prior!r}.")
     out = []
     for v in prior:
         if v is None:
@@ -38,8 +37,11 @@ def _parse_betti(betti: Any) -> tuple[tuple[int | None, ...], ...] | tuple[int |
     """``None`` | one prior for all channels | one prior per channel."""
     if betti is None:
         return None
-    if isinstance(betti, Sequence) and not isinstance(betti, (str, bytes)) and betti and all(
-        isinstance(b, Sequence) and not isinstance(b, (str, bytes)) for b in betti
+    if (
+        isinstance(betti, Sequence)
+        and not isinstance(betti, (str, bytes))
+        and betti
+        and all(isinstance(b, Sequence) and not isinstance(b, (str, bytes)) for b in betti)
     ):
         priors = tuple(_check_prior(b, f"betti[{i}]") for i, b in enumerate(betti))
         if len({len(p) for p in priors}) != 1:
@@ -116,6 +118,7 @@ class BettiPriorLoss(PersistenceLossBase):
 
         Raises:
             TypeError: when ``other_act`` is not callable.
+            TypeError: when ``betti`` is not a sequence.
             ValueError: for a malformed prior, incompatible activations or invalid options.
         """
         super().__init__(

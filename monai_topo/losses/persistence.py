@@ -31,15 +31,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.modules.loss import _Loss
-
 from monai.utils import LossReduction
+from torch.nn.modules.loss import _Loss
 
 from monai_topo.losses.utils import check_loss_options, prepare_prediction_and_target, reduce_per_item
 from monai_topo.topology import compute_persistence, patch_slices
 from monai_topo.topology.matching import normalize_locations
 
-__all__ = ["PersistenceLossBase", "DiagramPoints", "WorkItem", "ESSENTIAL_DEATHS"]
+__all__ = ["ESSENTIAL_DEATHS", "DiagramPoints", "PersistenceLossBase", "WorkItem"]
 
 ESSENTIAL_DEATHS = ("zero", "min")
 _CONNECTIVITIES = (None, 4, 6, 8, 26)
@@ -116,7 +115,9 @@ class DiagramPoints:
         if not parts:
             i, f = np.zeros(0, np.int64), np.zeros(0, np.float64)
             return DiagramPoints(i, f, f, i, i, np.zeros(0, bool), np.zeros((0, ndim)))
-        return DiagramPoints(*[np.concatenate([getattr(p, k) for p in parts]) for k in DiagramPoints.__dataclass_fields__])
+        return DiagramPoints(
+            *[np.concatenate([getattr(p, k) for p in parts]) for k in DiagramPoints.__dataclass_fields__]
+        )
 
 
 def _check_dims(dims: Sequence[int] | int | None) -> tuple[int, ...] | None:
@@ -129,7 +130,9 @@ def _check_dims(dims: Sequence[int] | int | None) -> tuple[int, ...] | None:
     except (TypeError, ValueError):
         raise ValueError(f"dims must be None or a sequence of homology dimensions in {{0, 1, 2}}, got {dims!r}.")
     if not out or any(d < 0 or d > 2 for d in out) or any(int(d) != d for d in dims):
-        raise ValueError(f"dims must be None or a non-empty sequence of homology dimensions in {{0, 1, 2}}, got {dims!r}.")
+        raise ValueError(
+            f"dims must be None or a non-empty sequence of homology dimensions in {{0, 1, 2}}, got {dims!r}."
+        )
     return out
 
 
@@ -185,11 +188,15 @@ class PersistenceLossBase(_Loss):
         if patch_size is not None:
             sizes = (patch_size,) if isinstance(patch_size, (int, np.integer)) else tuple(patch_size)
             if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
-                raise ValueError(f"patch_size must be None, a positive int or a tuple of positive ints, got {patch_size!r}.")
+                raise ValueError(
+                    f"patch_size must be None, a positive int or a tuple of positive ints, got {patch_size!r}."
+                )
             patch_size = int(patch_size) if isinstance(patch_size, (int, np.integer)) else tuple(int(s) for s in sizes)
         if num_patches is not None:
             if patch_size is None:
-                raise ValueError("num_patches needs patch_size: set patch_size, or num_patches=None for the whole image.")
+                raise ValueError(
+                    "num_patches needs patch_size: set patch_size, or num_patches=None for the whole image."
+                )
             if not isinstance(num_patches, (int, np.integer)) or num_patches < 1:
                 raise ValueError(f"num_patches must be None (tile the image) or a positive int, got {num_patches!r}.")
         self.patch_size = patch_size
@@ -334,7 +341,9 @@ class PersistenceLossBase(_Loss):
         return births, deaths
 
     @staticmethod
-    def _segment_sum(values: torch.Tensor, run_items: Sequence[int], run_lengths: Sequence[int], num_items: int) -> torch.Tensor:
+    def _segment_sum(
+        values: torch.Tensor, run_items: Sequence[int], run_lengths: Sequence[int], num_items: int
+    ) -> torch.Tensor:
         """Sum ``values`` per item into a ``(num_items,)`` vector, deterministically (no atomics).
 
         ``values`` is the concatenation of runs in work-item order; run ``r`` has ``run_lengths[r]`` entries and

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from monai.utils import LossReduction
 
 from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
@@ -132,7 +131,9 @@ class PersistenceMatchingLoss(PersistenceLossBase):
                 conversion) or options invalid for the input's dimension.
         """
         if target is None:
-            raise ValueError(f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss.")
+            raise ValueError(
+                f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss."
+            )
         return self._run(input, target)
 
     def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from monai.utils import LossReduction
 
 from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
@@ -158,7 +157,9 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
                 conversion) or options invalid for the input's dimension.
         """
         if target is None:
-            raise ValueError(f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss.")
+            raise ValueError(
+                f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss."
+            )
         return self._run(input, target)
 
     def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -186,7 +187,8 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
             window = tuple(slice(0, 1) for _ in target.shape)  # constant target: one essential class
         else:
             window = tuple(
-                slice(max(int(ax.min()) - 1, 0), min(int(ax.max()) + 2, size)) for ax, size in zip(support, target.shape)
+                slice(max(int(ax.min()) - 1, 0), min(int(ax.max()) + 2, size))
+                for ax, size in zip(support, target.shape)
             )
         dgm = compute_persistence(
             target[window], filtration="superlevel", connectivity=self.connectivity, maxdim=max(dims)

@@ -266,7 +266,9 @@ def _select_candidates(
         factor = np.clip(loc_d, min_factor, max_factor)
         dist = np.sqrt(((pred_points[flat] - target_points[cols]) ** 2).sum(-1))
         reduced = (factor * dist - pred_diag[flat]).reshape(m, near)
-        best = np.argpartition(reduced, k - 1, axis=1)[:, :k] if near > k else np.broadcast_to(np.arange(near), (m, near))
+        best = (
+            np.argpartition(reduced, k - 1, axis=1)[:, :k] if near > k else np.broadcast_to(np.arange(near), (m, near))
+        )
         return np.unique(np.take_along_axis(idx, best, axis=1))
     # exact: keep a running best-k list per target column, chunk over the prediction points to bound memory
     best_val = np.full((0, m), np.inf)

@@ -197,7 +197,7 @@ ILL_OPTS = [
     [{"betti": (1,)}, ValueError],
     [{"betti": (1, 0, 0, 0)}, ValueError],
     [{"betti": (1.5, 0)}, ValueError],
-    [{"betti": "1,0"}, ValueError],
+    [{"betti": "1,0"}, TypeError],
     [{"betti": [(1, 0), (1, 0, 0)]}, ValueError],
     [{"max_bars": -1}, ValueError],
     [{"sigmoid": True, "softmax": True}, ValueError],

@@ -166,7 +166,9 @@ def test_batch_invariance_and_reduction():
     y = torch.tensor(rng.random((3, 2, 10, 10)) > 0.6, dtype=torch.float64)
     loss_none = PersistenceMatchingLoss(sigmoid=True, reduction="none")(x, y)
     assert loss_none.shape == (3, 2)
-    items = torch.stack([PersistenceMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)])
+    items = torch.stack(
+        [PersistenceMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)]
+    )
     assert torch.allclose(loss_none.sum(1), items)
     mean = PersistenceMatchingLoss(sigmoid=True)(x, y)
     assert float(mean) == pytest.approx(float(loss_none.mean()))
@@ -182,7 +184,9 @@ def test_tiles_and_patches():
     # tiling: the loss is the sum over tiles of each tile's loss
     tiled = PersistenceMatchingLoss(sigmoid=True, patch_size=6, reduction="none")(x, y)
     by_hand = sum(
-        PersistenceMatchingLoss(sigmoid=True, reduction="none")(x[..., i : i + 6, j : j + 6], y[..., i : i + 6, j : j + 6])
+        PersistenceMatchingLoss(sigmoid=True, reduction="none")(
+            x[..., i : i + 6, j : j + 6], y[..., i : i + 6, j : j + 6]
+        )
         for i in (0, 6)
         for j in (0, 6)
     )
@@ -227,7 +231,9 @@ def test_multiclass_half_precision_and_activations():
         assert torch.equal(val, loss(xh.detach().float(), labels))  # computed in float32
         val.sum().backward()
         assert xh.grad.dtype == dtype and torch.isfinite(xh.grad.float()).all()
-    act = PersistenceMatchingLoss(other_act=torch.sigmoid, reduction="none")(x, (labels > 0).float().expand(-1, 3, -1, -1))
+    act = PersistenceMatchingLoss(other_act=torch.sigmoid, reduction="none")(
+        x, (labels > 0).float().expand(-1, 3, -1, -1)
+    )
     sig = PersistenceMatchingLoss(sigmoid=True, reduction="none")(x, (labels > 0).float().expand(-1, 3, -1, -1))
     assert torch.equal(act, sig)
 

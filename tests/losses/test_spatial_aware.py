@@ -160,7 +160,9 @@ def test_pruned_against_exact_ot():
     assert default_fn.last_num_points["points_in_ot"] < exact_fn.last_num_points["points_in_ot"] <= n_points
     assert torch.allclose(default, exact, atol=1e-9)  # candidate lists >= number of target points: exact
     # persistence-only pruning is an approximation: never below the exact value
-    rough = SpatialAwareMatchingLoss(sigmoid=True, prune_factor=0.0, prune_min=2, candidates_per_target=0, reduction="none")
+    rough = SpatialAwareMatchingLoss(
+        sigmoid=True, prune_factor=0.0, prune_min=2, candidates_per_target=0, reduction="none"
+    )
     assert (rough(logits, y) >= exact - 1e-9).all()
 
 
@@ -170,7 +172,9 @@ def test_batch_invariance_and_reduction():
     y = torch.tensor(rng.random((3, 2, 10, 10)) > 0.6, dtype=torch.float64)
     loss_none = SpatialAwareMatchingLoss(sigmoid=True, reduction="none")(x, y)
     assert loss_none.shape == (3, 2)
-    items = torch.stack([SpatialAwareMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)])
+    items = torch.stack(
+        [SpatialAwareMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)]
+    )
     assert torch.allclose(loss_none.sum(1), items)
     assert float(SpatialAwareMatchingLoss(sigmoid=True)(x, y)) == pytest.approx(float(loss_none.mean()))
     assert torch.equal(SpatialAwareMatchingLoss(sigmoid=True, reduction="none", num_workers=1)(x, y), loss_none)
@@ -195,7 +199,9 @@ def test_no_features_and_perfect_predictions_give_zero():
     for p, y in (ring_2d(), hollow_ball_3d(), broken_tube_3d()):
         for target in (_t(y), _t(p)):  # binary and soft targets
             assert float(SpatialAwareMatchingLoss()(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
-            assert float(SpatialAwareMatchingLoss(patch_size=3)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
+            assert float(SpatialAwareMatchingLoss(patch_size=3)(target.clone(), target)) == pytest.approx(
+                0.0, abs=1e-12
+            )
     full = torch.ones(1, 1, 6, 6, dtype=torch.float64)
     assert float(SpatialAwareMatchingLoss(patch_size=3)(full.clone(), full)) == 0.0
 

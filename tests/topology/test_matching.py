@@ -75,11 +75,16 @@ def test_locations_and_costs():
     assert normalize_locations(np.array([[0, 4, 0], [2, 0, 0]]), (5, 5, 1)).tolist() == [[0, 1, 0], [0.5, 0, 0]]
     assert diagonal_cost(np.array([0.9]), np.array([0.1])) == pytest.approx([0.8 / np.sqrt(2)])
     M, f = spatial_cost_matrix(
-        np.array([[0.9, 0.1], [0.5, 0.4]]), np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[1.0, 0.0]]), np.array([[0.0, 0.3]])
+        np.array([[0.9, 0.1], [0.5, 0.4]]),
+        np.array([[0.0, 0.0], [1.0, 1.0]]),
+        np.array([[1.0, 0.0]]),
+        np.array([[0.0, 0.3]]),
     )
     assert f[:, 0] == pytest.approx([0.3, 1.0])  # sqrt(1 + 0.49) clamped to 1
     assert M[:, 0] == pytest.approx([0.3 * np.sqrt(0.02), np.sqrt(0.25 + 0.16)])
-    M, f = spatial_cost_matrix(np.array([[0.9, 0.1]]), np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
+    M, f = spatial_cost_matrix(
+        np.array([[0.9, 0.1]]), np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]])
+    )
     assert f[0, 0] == 0.05  # clamped from below
 
 
@@ -139,11 +144,15 @@ def test_pruned_ot_against_exact(seed):
         same = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=1.0, prune_min=n)
         assert same.cost == pytest.approx(exact.cost, abs=1e-12)
         # candidate lists of size >= m: exact although most points are pruned
-        cand = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=0.0, prune_min=1, candidates_per_target=m)
+        cand = spatial_aware_matching(
+            pred, pred_loc, tgt, tgt_loc, prune_factor=0.0, prune_min=1, candidates_per_target=m
+        )
         assert cand.cost == pytest.approx(exact.cost, abs=1e-9)
         # persistence-only pruning: feasible (never below exact) and within the stated bound
         for k in (1, 3):
-            approx = spatial_aware_matching(pred, pred_loc, tgt, tgt_loc, prune_factor=0.0, prune_min=k, candidates_per_target=0)
+            approx = spatial_aware_matching(
+                pred, pred_loc, tgt, tgt_loc, prune_factor=0.0, prune_min=k, candidates_per_target=0
+            )
             bound = _excess_bound(exact, approx.kept, pred, pred_loc, tgt, tgt_loc)
             assert exact.cost - 1e-9 <= approx.cost <= exact.cost + bound + 1e-9
             assert approx.kept.shape[0] == min(k, n)
