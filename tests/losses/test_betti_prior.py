@@ -218,3 +218,19 @@ def test_ill_opts(params, error):
 def test_refine_ill_opts(params):
     with pytest.raises(ValueError):
         refine_with_betti_prior(torch.zeros(1, 1, 4, 4), (1, 0), **params)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.normal(0, 2, (2, 1, 10, 10, 10)), dtype=torch.float32)
+    loss = BettiPriorLoss((1, 0, 0), sigmoid=True)
+    xc = x.cuda().requires_grad_(True)
+    value = loss(xc)
+    assert value.device.type == "cuda"
+    value.backward()
+    assert xc.grad.device.type == "cuda"
+    xs = x.clone().requires_grad_(True)
+    loss(xs).backward()
+    assert torch.allclose(value.cpu(), loss(xs.detach()), atol=1e-5)
+    assert torch.allclose(xc.grad.cpu(), xs.grad, atol=1e-5)
