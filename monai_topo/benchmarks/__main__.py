@@ -37,7 +37,7 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _section_topology(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.topology import benchmark_betti, benchmark_persistence
+    from monai_topo.benchmarks.topology import benchmark_betti, benchmark_persistence, benchmark_persistence_batch
 
     betti = benchmark_betti(tuple(args.betti_sizes), gudhi_max_size=args.gudhi_max_size)
     print("\n## betti_numbers vs gudhi (Betti numbers read off gudhi's persistence of the same mask)")
@@ -45,7 +45,10 @@ def _section_topology(args: argparse.Namespace) -> dict:
     persistence = benchmark_persistence(tuple(args.persistence_sizes))
     print("\n## compute_persistence vs raw cripser.computePH_T (same array, best of 2)")
     print(_table(persistence, ["size", "pairs", "cripser_s", "ours_s", "ratio"]))
-    return {"betti": betti, "persistence": persistence}
+    batch = benchmark_persistence_batch()
+    print(f"\n## compute_persistence_batch on a thread pool ({os.cpu_count()} cores)")
+    print(_table([batch], list(batch)))
+    return {"betti": betti, "persistence": persistence, "persistence_batch": batch}
 
 
 def _print_dict(title: str, result: dict) -> None:
