@@ -57,6 +57,10 @@ class SupervoxelLoss(_Loss):
     (0 = background, one id per object): merges are then judged between instance ids, and the criterion uses
     ``target > 0``. ``instance_target`` forces how the target is read (default: binary when it holds only 0/1).
 
+    With ``"mean"`` / ``"sum"`` the default criterion is evaluated once over all voxels (``reduction="sum"``, no
+    elementwise tensor kept) and once more on the gathered critical voxels only, which yields the same value and
+    gradient as the weighted map with much less memory traffic.
+
     The critical masks need no gradient: they are computed under ``torch.no_grad()`` from a CPU copy of the
     binary masks (never of the graph; CUDA tensors work), one work item per sample and channel on a thread pool.
     numpy releases the GIL there, cc3d (3.26) does not, so threads overlap the numpy part only. The last masks

@@ -1,9 +1,11 @@
 """Critical supervoxels (Grim et al., 2025): the voxel errors of a binary prediction that change connectivity.
 
 numpy in, numpy out, no torch. See ``shared/design/algorithms.md`` section 4 and
-:func:`critical_components` for the exact rules. Everything is vectorised: three cc3d labellings at most
-(target objects, correctly predicted part, error supervoxels), then one pass of array gathers over the error
-voxels' neighbourhoods; no Python loop runs over voxels or components.
+:func:`critical_components` for the exact rules. Everything is vectorised: two cc3d labellings (the correctly
+predicted part, the error supervoxels), one pass of array gathers over the neighbourhoods of the smaller of the two
+voxel sets, ``np.unique`` / ``np.bincount`` on the adjacent label pairs, and for a binary target the objects
+(target components) as components of the small graph of adjacent kept / false-negative supervoxels, so the target
+itself is never labelled. No Python loop runs over voxels or components.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity, foreground_connectivity
@@ -24,6 +28,28 @@ def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     if connectivity in (4, 6):  # faces only
         offsets = [o for o in offsets if sum(map(abs, o)) == 1]
     return offsets
+
+
+def _read_target(target: np.ndarray, instances: bool | None) -> tuple[np.ndarray, bool]:
+    """Validate a target; return ``(foreground mask, True)`` for a binary one, ``(int64 ids, False)`` otherwise."""
+    tgt = check_image(target, "target")
+    if tgt.dtype != bool:
+        if np.issubdtype(tgt.dtype, np.floating):
+            if not np.array_equal(tgt, np.round(tgt)):
+                raise ValueError(
+                    "target must be a binary mask or a map of integer instance ids (0 = background), "
+                    "found non-integral values; threshold soft labels first (e.g. target > 0.5)."
+                )
+        if tgt.min() < 0:
+            raise ValueError(f"target must be non-negative (0 = background), found the value {tgt.min()}.")
+        if np.issubdtype(tgt.dtype, np.floating) or tgt.dtype == np.uint64:
+            if tgt.max() > np.iinfo(np.int64).max // 2:
+                raise ValueError(f"target instance ids must be below 2**62, found {tgt.max()}.")
+    if instances is None:
+        instances = tgt.dtype != bool and tgt.max() > 1
+    if not instances:
+        return np.ascontiguousarray(tgt if tgt.dtype == bool else tgt != 0), True
+    return np.ascontiguousarray(tgt, dtype=np.int64), False
 
 
 def target_objects(
@@ -50,26 +76,11 @@ def target_objects(
         >>> objects.tolist(), is_binary
         ([[1, 0, 2]], True)
     """
-    tgt = check_image(target, "target")
-    conn = foreground_connectivity(connectivity, tgt.ndim)
-    if tgt.dtype != bool:
-        if np.issubdtype(tgt.dtype, np.floating):
-            if not np.array_equal(tgt, np.round(tgt)):
-                raise ValueError(
-                    "target must be a binary mask or a map of integer instance ids (0 = background), "
-                    "found non-integral values; threshold soft labels first (e.g. target > 0.5)."
-                )
-        if tgt.min() < 0:
-            raise ValueError(f"target must be non-negative (0 = background), found the value {tgt.min()}.")
-        if np.issubdtype(tgt.dtype, np.floating) or tgt.dtype == np.uint64:
-            if tgt.max() > np.iinfo(np.int64).max // 2:
-                raise ValueError(f"target instance ids must be below 2**62, found {tgt.max()}.")
-    if instances is None:
-        instances = tgt.dtype != bool and tgt.max() > 1
-    if not instances:
-        objects, _ = label_components(np.ascontiguousarray(tgt != 0), conn)
-        return objects, True
-    return np.ascontiguousarray(tgt, dtype=np.int64), False
+    values, is_binary = _read_target(target, instances)
+    conn = foreground_connectivity(connectivity, values.ndim)
+    if is_binary:
+        return label_components(values, conn)[0], True
+    return values, False
 
 
 def _pad(arr: np.ndarray) -> np.ndarray:
@@ -183,26 +194,33 @@ def critical_components(
     if np.shape(target) != pred.shape:
         raise ValueError(f"pred_mask {pred.shape} and target {np.shape(target)} must have the same shape.")
     conn = foreground_connectivity(connectivity, pred.ndim)
-    objects, is_binary = target_objects(target, connectivity, instances=instances)
+    values, is_binary = _read_target(target, instances)
     shape = pred.shape
     # pad once: every flat index + neighbour offset then stays inside the arrays
-    pred, objects = _pad(pred), _pad(objects)
-    foreground = objects != 0
+    pred, values = _pad(pred), _pad(values)
+    foreground = values if is_binary else values != 0
     errors = pred != foreground
     if not errors.any():
         return np.zeros(shape, bool), np.zeros(shape, bool)
     kept = pred & foreground
-
-    # kept components (within one object) and error supervoxels: false negatives labelled per object (their
-    # value is the object id), false positives carry the value fp_code (larger than every object id)
-    kept_labels, n_kept = label_components(kept if is_binary else np.where(kept, objects, 0), conn)
-    fp_code = int(objects.max()) + 1
-    objects = objects.astype(np.promote_types(objects.dtype, np.min_scalar_type(fp_code)), copy=False)
     error_index = np.flatnonzero(errors)  # errors are usually sparse: fill their values by index
-    error_values = np.zeros_like(objects)
-    error_values.ravel()[error_index] = np.where(
-        foreground.ravel()[error_index], objects.ravel()[error_index], objects.dtype.type(fp_code)
-    )
+    error_is_fn = foreground.ravel()[error_index]
+
+    # kept components (within one object) and error supervoxels: false negatives labelled per object (value: the
+    # object id, 1 for a binary target), false positives carry the value fp_code (larger than every object id)
+    if is_binary:  # the objects come later, from the adjacency graph
+        kept_labels, n_kept = label_components(kept, conn)
+        kept_values = kept_labels.ravel()  # a placeholder: the pairs' kept values are not used
+        fp_code = 2
+        error_values = np.zeros(pred.shape, np.uint8)
+        error_values.ravel()[error_index] = np.where(error_is_fn, 1, fp_code)
+    else:
+        objects = values
+        kept_labels, n_kept = label_components(np.where(kept, objects, 0), conn)
+        fp_code = int(objects.max()) + 1
+        error_values = np.zeros_like(objects)
+        error_values.ravel()[error_index] = np.where(error_is_fn, objects.ravel()[error_index], fp_code)
+        kept_values = objects.ravel()
     error_labels, n_errors = label_components(error_values, conn)
 
     strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
@@ -210,23 +228,39 @@ def critical_components(
     err, partner, err_value, partner_object = _adjacent_pairs(
         error_index,
         np.flatnonzero(kept),
-        error_labels.ravel(), error_values.ravel(), kept_labels.ravel(), objects.ravel(), offsets
+        error_labels.ravel(),
+        error_values.ravel(),
+        kept_labels.ravel(),
+        kept_values,
+        offsets,
     )
     # value of each error supervoxel and owner object of each kept component (labels without pairs keep 0)
     value_of = np.zeros(n_errors + 1, error_values.dtype)
     value_of[err] = err_value
-    owner = np.zeros(n_kept + 1, objects.dtype)
-    owner[partner] = partner_object
+    if not is_binary:
+        owner = np.zeros(n_kept + 1, objects.dtype)
+        owner[partner] = partner_object
     unique = np.unique(err * (n_kept + 1) + partner)
     err, partner = unique // (n_kept + 1), unique % (n_kept + 1)
-    err_value, partner_object = value_of[err], owner[partner]
+    err_value = value_of[err]
+    is_fn_pair = err_value != fp_code
+    if is_binary:
+        # objects = components of the target = components of the graph of kept and false-negative supervoxels
+        # joined by adjacency (two kept components, or two false-negative ones, are never adjacent)
+        graph = coo_matrix(
+            (np.ones(int(is_fn_pair.sum()), np.int8), (partner[is_fn_pair], n_kept + 1 + err[is_fn_pair])),
+            shape=(n_kept + n_errors + 2,) * 2,
+        )
+        owner = connected_components(graph, directed=False)[1][: n_kept + 1]
+        own = is_fn_pair  # a false negative's kept neighbours all lie in its own object
+    else:  # a false negative counts the kept components of its own object only
+        own = is_fn_pair & (owner[partner] == err_value)
+    partner_object = owner[partner]
 
     # false negatives: distinct kept components of their own object
-    own = (err_value != fp_code) & (partner_object == err_value)
     fn_partners = np.bincount(err[own], minlength=n_errors + 1)
     # false positives: distinct owner objects of the kept components they touch (compact ids for int64 keys)
-    is_fp = err_value == fp_code
-    fp_err, fp_obj = err[is_fp], partner_object[is_fp]
+    fp_err, fp_obj = err[~is_fn_pair], partner_object[~is_fn_pair]
     obj_ids, obj_index = np.unique(fp_obj, return_inverse=True)
     distinct = np.unique(fp_err * (len(obj_ids) + 1) + obj_index.reshape(-1)) // (len(obj_ids) + 1)
     fp_objects = np.bincount(distinct, minlength=n_errors + 1)
