@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-import sys
-
 import numpy as np
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from monai_topo.metrics import (
     BettiErrorMetric,
@@ -17,6 +11,7 @@ from monai_topo.metrics import (
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
 )
+from tests.distributed_helpers import requires_gloo, run_on_ranks
 
 
 def _metrics():
@@ -46,41 +41,16 @@ def _aggregate(metrics, pred, true):
     return out
 
 
-def _worker(rank: int, world_size: int, port: int, queue) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
-    try:
-        pred, true = _data()
-        half = pred.shape[0] // world_size
-        mine = slice(rank * half, (rank + 1) * half)
-        queue.put(_aggregate(_metrics(), pred[mine], true[mine]))
-    except Exception as e:  # report instead of hanging the parent
-        queue.put(repr(e))
-        raise
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, world_size: int):
+    pred, true = _data()
+    half = pred.shape[0] // world_size
+    mine = slice(rank * half, (rank + 1) * half)
+    return _aggregate(_metrics(), pred[mine], true[mine])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed gloo")
-@pytest.mark.skipif(sys.platform != "linux", reason="forks the test process")
+@requires_gloo
 def test_two_processes_match_one():
     pred, true = _data()
     single = _aggregate(_metrics(), pred, true)
-    ctx = mp.get_context("fork")  # no re-import of torch/monai in the workers
-    queue = ctx.SimpleQueue()
-    port = _free_port()
-    workers = [ctx.Process(target=_worker, args=(rank, 2, port, queue)) for rank in range(2)]
-    for w in workers:
-        w.start()
-    per_rank = [queue.get() for _ in workers]
-    for w in workers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
-    for ranked in per_rank:
-        assert not isinstance(ranked, str), ranked
+    for ranked in run_on_ranks(_worker, 2):
         np.testing.assert_allclose(np.array(ranked), np.array(single), rtol=1e-6)
