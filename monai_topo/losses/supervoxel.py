@@ -50,12 +50,14 @@ class SupervoxelLoss(_Loss):
 
     A custom ``criterion(input, target) -> tensor`` must be elementwise (``reduction="none"``, output of the
     input's shape), e.g. ``torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=...)`` in the logits case.
-    It receives float32 tensors (half-precision inputs are cast) and a binary float target (``target > 0``).
+    It receives float32 tensors (half-precision inputs are cast) and the float32 target (``target > 0`` for an
+    instance label map).
 
     **Targets.** ``B C ...`` one-hot / binary masks (objects = connected components of each channel), ``B 1 ...``
     class labels with ``to_onehot_y=True``, or, for a one-channel prediction, a ``B 1 ...`` instance label map
     (0 = background, one id per object): merges are then judged between instance ids, and the criterion uses
-    ``target > 0``. ``instance_target`` forces how the target is read (default: binary when it holds only 0/1).
+    ``target > 0``. ``instance_target`` forces how the target is read (default: instance ids when a value exceeds
+    1). Soft labels in [0, 1] are given to the criterion unchanged and binarised at 0.5 for the detection.
 
     With ``"mean"`` / ``"sum"`` the default criterion is evaluated once over all voxels (``reduction="sum"``, no
     elementwise tensor kept) and once more on the gathered critical voxels only, which yields the same value and
@@ -111,7 +113,7 @@ class SupervoxelLoss(_Loss):
                 loss of shape ``B C' ...`` (``C'`` = channels after background removal). ``batch`` is not offered:
                 the loss is a voxel mean, batching would not change it.
             instance_target: ``True``: target values are instance ids; ``False``: the target is binary
-                (non-zero = foreground); ``None``: binary when it holds only 0 and 1.
+                (non-zero = foreground; values in [0, 1]: above 0.5); ``None``: instance ids when a value exceeds 1.
             num_workers: threads for the critical detection; ``None`` = ``os.cpu_count()``, capped by the number
                 of sample x channel items.
 
@@ -173,17 +175,23 @@ class SupervoxelLoss(_Loss):
         return pred, target
 
     def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The criterion's float target (``target > 0``) and what the detection reads (bool if binary-valued)."""
+        """The criterion's float target and what the detection reads (a bool mask, or the instance label map).
+
+        Values in [0, 1] (binary or soft labels): the criterion gets them unchanged (as float32), the detection
+        ``target > 0.5``. Instance ids (a value above 1, or ``instance_target=True``): the criterion gets
+        ``target > 0``, the detection the ids. ``instance_target=False`` with ids: ``target > 0`` for both.
+        """
         with torch.no_grad():
-            positive = target.detach() > 0
-        binary_target = positive.to(torch.float32)
-        if self.instance_target is False:
-            return binary_target, positive
-        if self.instance_target is None:
-            same = binary_target if target.dtype == torch.float32 else positive.to(target.dtype)
-            if torch.equal(same, target.detach()):  # only 0 and 1: hand the detection a cheap bool mask
-                return binary_target, positive
-        return binary_target, target
+            target = target.detach()
+            low, high = (float(v) for v in torch.aminmax(target.float() if target.dtype == torch.bool else target))
+            if low < 0:
+                raise ValueError(f"target must be non-negative (0 = background), found the value {low}.")
+            if self.instance_target or (self.instance_target is None and high > 1):
+                return (target > 0).to(torch.float32), target
+            if high > 1:  # instance_target=False on a label map: foreground = non-zero
+                positive = target > 0
+                return positive.to(torch.float32), positive
+            return target.to(torch.float32), target > 0.5
 
     @torch.no_grad()
     def _critical(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,8 +205,10 @@ class SupervoxelLoss(_Loss):
         labels = target.detach().cpu().numpy()
         items = [(b, c) for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
+        instances = labels.dtype != bool  # (see _binary_target: masks are bool, instance ids are not)
+
         def work(item: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            return critical_components(masks[item], labels[item], self.connectivity, instances=self.instance_target)
+            return critical_components(masks[item], labels[item], self.connectivity, instances=instances)
 
         workers = min(self.num_workers or os.cpu_count() or 1, len(items))
         if workers > 1:
@@ -235,7 +245,7 @@ class SupervoxelLoss(_Loss):
 
         Raises:
             ValueError / TypeError: for mismatched shapes, non-finite logits, probabilities outside [0, 1] with
-                ``sigmoid=False``, soft or negative targets, or a criterion that is not elementwise.
+                ``sigmoid=False``, negative or non-integral instance ids, or a criterion that is not elementwise.
         """
         pred, target = self._prepare(input, target)
         binary_target, detection_target = self._binary_target(target)

@@ -136,6 +136,29 @@ def test_multichannel_softmax_onehot():
     assert torch.isfinite(out).all()
 
 
+def test_soft_labels():
+    """Soft labels go to the criterion unchanged; the detection sees them binarised at 0.5."""
+    logits, target = _gap_and_blob_logits()
+    soft = target * 0.8 + 0.1  # 0.1 / 0.9
+    loss = SupervoxelLoss(alpha=0.0)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, soft)
+    np.testing.assert_allclose(loss(logits, soft).item(), expected.item(), rtol=1e-6)
+    fn, fp = loss.critical_masks(logits, soft)
+    assert torch.nonzero(fn).tolist() == [[0, 0, 2, 2]] and torch.nonzero(fp).tolist() == [[0, 0, 0, 0]]
+
+
+def test_instance_ids_per_item():
+    """The batch holds ids above 1, one item only id 1 in two pieces: still read as one instance there."""
+    target = torch.zeros(2, 1, 5, 7)
+    target[:, 0, 1, :] = 1
+    target[:, 0, 3, :] = 1
+    target[1, 0, 3, :] = 2
+    logits = torch.where(target > 0, 4.0, -4.0)
+    logits[:, 0, 2, 3] = 1.0  # a bridge in both items
+    fn, fp = SupervoxelLoss().critical_masks(logits, target)
+    assert not fp[0].any() and fp[1, 0, 2, 3]
+
+
 def test_reductions_consistent():
     logits, target = _gap_and_blob_logits()
     none = SupervoxelLoss(reduction="none")(logits, target)
@@ -266,7 +289,11 @@ def test_ill_opts():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         SupervoxelLoss(sigmoid=False)(x, y)
     with pytest.raises(ValueError, match="non-integral"):
-        SupervoxelLoss()(x, torch.full((1, 1, 4, 4), 0.3))
+        SupervoxelLoss(instance_target=True)(x, torch.full((1, 1, 4, 4), 0.3))
+    with pytest.raises(ValueError, match="non-integral"):
+        SupervoxelLoss()(x, torch.full((1, 1, 4, 4), 2.5))
+    with pytest.raises(ValueError, match="non-negative"):
+        SupervoxelLoss()(x, torch.full((1, 1, 4, 4), -1.0))
     with pytest.raises(ValueError, match="connectivity"):
         SupervoxelLoss(connectivity=6)(x, y)  # 6 is a 3D connectivity
     with pytest.warns(UserWarning, match="softmax"):
