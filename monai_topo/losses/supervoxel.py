@@ -166,7 +166,7 @@ class SupervoxelLoss(_Loss):
         )
         if not self.sigmoid:
             with torch.no_grad():
-                low, high = float(pred.detach().min()), float(pred.detach().max())
+                low, high = (float(v) for v in torch.aminmax(pred.detach()))
             if low < 0.0 or high > 1.0:
                 raise ValueError(
                     f"the prediction must hold probabilities in [0, 1] when sigmoid=False, found values in "
@@ -267,6 +267,9 @@ class SupervoxelLoss(_Loss):
 
         # mean / sum: base * sum(l) + the critical voxels' extra weight, gathered sparsely (no full weight map)
         terms = []
+        flat_pred, flat_target, flat_full = pred.reshape(-1), binary_target.reshape(-1), None
+        if full is not None:
+            flat_full = full.reshape(-1)
         if base > 0.0:
             terms.append(base * (full.sum() if full is not None else self._default_criterion(pred, binary_target)))
         for mask, extra in zip((critical_fn, critical_fp), weights):
@@ -274,10 +277,10 @@ class SupervoxelLoss(_Loss):
             if extra == 0.0 or index.size == 0:
                 continue
             index = torch.from_numpy(index).to(pred.device, non_blocking=True)
-            if full is not None:
-                critical_sum = full.reshape(-1)[index].sum()
+            if flat_full is not None:
+                critical_sum = flat_full[index].sum()
             else:
-                critical_sum = self._default_criterion(pred.reshape(-1)[index], binary_target.reshape(-1)[index])
+                critical_sum = self._default_criterion(flat_pred[index], flat_target[index])
             terms.append(extra * critical_sum)
         total = torch.stack(terms).sum() if terms else (pred * 0.0).sum()  # keeps the graph when all is zero
         return total / pred.numel() if self.reduction == LossReduction.MEAN.value else total
