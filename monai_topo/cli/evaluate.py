@@ -6,7 +6,8 @@ Dice, the Betti error per homology dimension with both Betti numbers, clDice, an
 all from the functional metrics of :mod:`monai_topo.metrics` (and :func:`monai.metrics.compute_dice`).
 
 A missing partner, a shape or affine mismatch, or an unreadable file fails that case only: it is logged by
-name, the other cases are still evaluated, the failures are listed at the end, and the exit code is 1.
+name, the other cases are still evaluated, the failures are listed at the end, and the exit code is 1. An output
+(``--out`` / ``--plot``) that cannot be written is found before anything is evaluated (exit code 2).
 
 Example::
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,22 +279,58 @@ def write_plot(rows: Sequence[dict[str, object]], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def _output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder is created if missing), or ``None``; nothing is written to it."""
+    if path.is_dir():
+        return f"{path} is a folder; give a file name"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder, so {path} cannot be created"
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a regular file in the way, a read-only parent ...
+        return f"cannot create the folder {path.parent} ({type(e).__name__}: {e})"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{path} is not writable (permission denied)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Evaluate, write the CSV (and plot), print the summary; returns 1 if any case failed, 2 for bad folders."""
+    """Evaluate, write the CSV (and plot), print the summary.
+
+    Returns 1 if any case failed, 2 for bad folders or an output that cannot be written (checked before the
+    evaluation starts, and again when writing).
+    """
     pred_dir, label_dir = Path(args.pred), Path(args.label)
     for what, folder in (("--pred", pred_dir), ("--label", label_dir)):
         if not folder.is_dir():
             logger.error("%s %s is not a folder.", what, folder)
             return 2
+    for what, target in (("--out", args.out), ("--plot", args.plot)):
+        problem = _output_problem(Path(target)) if target else None
+        if problem:
+            logger.error("%s: %s; nothing was evaluated.", what, problem)
+            return 2
     rows, failures = evaluate_folders(
         pred_dir, label_dir, args.labels, args.connectivity, args.workers, progress=not args.no_progress
     )
-    write_csv(rows, Path(args.out))
-    logger.info("wrote %d row(s) to %s", len(rows), args.out)
+    write_error = False
+    try:
+        write_csv(rows, Path(args.out))
+        logger.info("wrote %d row(s) to %s", len(rows), args.out)
+    except OSError as e:
+        logger.error("--out: cannot write %s (%s: %s)", args.out, type(e).__name__, e)
+        write_error = True
     if args.plot:
         if rows:
-            write_plot(rows, Path(args.plot))
-            logger.info("wrote plot to %s", args.plot)
+            try:
+                write_plot(rows, Path(args.plot))
+                logger.info("wrote plot to %s", args.plot)
+            except OSError as e:
+                logger.error("--plot: cannot write %s (%s: %s)", args.plot, type(e).__name__, e)
+                write_error = True
         else:
             logger.warning("no results: plot %s not written.", args.plot)
     if rows:
@@ -305,8 +343,9 @@ def run(args: argparse.Namespace) -> int:
         print("failed cases:")
         for failure in sorted(failures, key=lambda f: f.case):
             print(f"  {failure.case}: {failure.reason}")
-        return 1
-    return 0
+    if write_error:
+        return 2
+    return 1 if failures else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
