@@ -312,3 +312,15 @@ def test_cuda():
     assert torch.isfinite(x.grad).all()
     np.testing.assert_allclose(out.item(), cpu.item(), rtol=1e-5)
     assert loss.last_critical["fn"].device.type == "cpu"
+
+
+def test_benchmark_smoke():
+    from monai_topo.benchmarks.supervoxel import benchmark_supervoxel
+
+    result = benchmark_supervoxel((1, 1, 16, 16, 16), repeats=1, clock="cpu")
+    for scenario in ("trained", "random"):
+        row = result[scenario]
+        assert set(row) >= {"supervoxel_fwd_bwd", "cc3d_x3", "dice_fwd_bwd", "softcldice_fwd_bwd", "numpy_peak_mib"}
+        assert all(np.isfinite(v) and v >= 0 for v in row.values())
+    with pytest.raises(ValueError):
+        benchmark_supervoxel((1, 2, 8, 8), repeats=1)
