@@ -222,3 +222,18 @@ def test_ill_shape():
     loss = TopologyAwareLoss(DiceLoss(sigmoid=True), SupervoxelLoss())
     with pytest.raises((ValueError, AssertionError)):
         loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))
+
+
+def test_with_betti_prior():
+    """BettiPriorLoss declares requires_target = False: it is called with the prediction only."""
+    from monai_topo.losses import BettiPriorLoss
+
+    prior = BettiPriorLoss(betti=(1, 0), sigmoid=True)
+    assert getattr(prior, "requires_target", True) is False
+    pred, target = _inputs()
+    loss = TopologyAwareLoss(DiceLoss(sigmoid=True), prior, lambda_topology=0.5)
+    total = loss(pred, target)
+    expected = DiceLoss(sigmoid=True)(pred, target) + 0.5 * prior(pred)
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
+    total.backward()
+    assert torch.isfinite(pred.grad).all()
