@@ -35,6 +35,16 @@ def check_loss_options(sigmoid: bool, softmax: bool, other_act: Callable | None)
         raise ValueError("Incompatible values: more than 1 of [sigmoid=True, softmax=True, other_act is not None].")
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether a floating tensor has no NaN/Inf, cheaply: a float32 sum is finite for almost every finite tensor
+    (one reduction, no boolean copy); only when it is not (NaN/Inf, or an overflowing sum) is every value checked.
+    """
+    values = tensor.detach()
+    if bool(torch.isfinite(values.sum(dtype=torch.float32))):
+        return True
+    return bool(torch.isfinite(values).all())
+
+
 def check_logits(input: torch.Tensor, name: str = "input") -> None:
     """Check a ``B C H W [D]`` floating tensor of finite logits.
 
@@ -50,9 +60,8 @@ def check_logits(input: torch.Tensor, name: str = "input") -> None:
         raise ValueError(f"{name} must have shape B C H W (2D) or B C H W D (3D), got {tuple(input.shape)}.")
     if input.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(input.shape)}).")
-    finite = torch.isfinite(input.detach())
-    if not bool(finite.all()):
-        n_bad = int((~finite).sum())
+    if not all_finite(input):
+        n_bad = int((~torch.isfinite(input.detach())).sum())
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite logit(s); the network has diverged or the input is corrupt."
         )
@@ -86,7 +95,7 @@ def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_on
         raise ValueError(
             f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}."
         )
-    if torch.is_floating_point(target) and not bool(torch.isfinite(target).all()):
+    if torch.is_floating_point(target) and not all_finite(target):
         raise ValueError("target contains NaN or infinite values.")
     n_pred_ch = input.shape[1]
     if to_onehot_y and n_pred_ch > 1:
