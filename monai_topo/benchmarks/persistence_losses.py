@@ -12,6 +12,7 @@ creates persistence pairs, ~1e5 per 64^3 volume), from :mod:`monai_topo.benchmar
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import time
@@ -59,14 +60,37 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _peak_during(fn: Callable[[], object]) -> float | None:
-    """Extra resident memory (MiB) at the peak while running ``fn``, above the RSS before it (C++ allocations
-    included); None where the peak cannot be reset (non-Linux)."""
+def _probe_worker(which: str, size: int, batch: int, seed: int, workers: int) -> float | None:
+    """In a fresh process: extra peak RSS (MiB) of one forward + backward (or raw cripser), above the RSS after
+    the data is built. A fresh process, because freed memory kept by the allocator hides a second peak."""
+    torch.set_num_threads(max(1, workers))
+    logits, target = make_batch(size, batch, seed)
+    vols = [np.ascontiguousarray(-torch.sigmoid(logits[b, 0].double()).numpy()) for b in range(batch)]
+    losses = _loss_factories()
     if not _reset_peak_rss():
         return None
     before = _peak_rss_mib()
-    fn()
+    if which == "raw":
+        for v in vols:
+            cripser.computePH_T(v, maxdim=2, location="yes")
+    else:
+        x = logits.clone().requires_grad_(True)
+        losses[which](workers)(x, target).backward()
     return _peak_rss_mib() - before
+
+
+def _peak_in_fresh_process(which: str, size: int, batch: int, seed: int, workers: int) -> float | None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_probe_worker, (which, size, batch, seed, workers))
+
+
+def _loss_factories() -> dict[str, Callable[[int], torch.nn.Module]]:
+    return {
+        "PersistenceMatchingLoss": lambda w: PersistenceMatchingLoss(sigmoid=True, num_workers=w),
+        "SpatialAwareMatchingLoss": lambda w: SpatialAwareMatchingLoss(sigmoid=True, num_workers=w),
+        "BettiPriorLoss": lambda w: BettiPriorLoss((1, 0, 0), sigmoid=True, num_workers=w),
+    }
 
 
 def make_batch(size: int, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,6 +151,7 @@ def benchmark_persistence_losses(
     sat_size: int | None = 96,
     max_seconds: float = 60.0,
     num_workers: int | None = None,
+    memory: bool = True,
 ) -> dict:
     """Time each persistence loss (forward + backward) against raw cripser on the same volumes.
 
@@ -139,8 +164,10 @@ def benchmark_persistence_losses(
       the loss computes persistence of (predictions; plus targets for SATLoss);
     - ``serial_cpu_ratio``: CPU time (``time.process_time``) of the serial loss over that of raw cripser: the
       overhead of the loss itself, insensitive to other processes competing for the cores;
-    - ``pairs``: persistence pairs of the predictions; ``extra_peak_mib``: peak resident memory during one
-      threaded forward + backward above the resident memory before it (C++ included; Linux only, else None).
+    - ``pairs``: persistence pairs of the predictions; ``extra_peak_mib``: peak resident memory of one threaded
+      forward + backward (raw cripser: of the serial calls) above the resident memory before it, measured in a
+      fresh process (C++ allocations included; Linux only, else None). With ``k`` threads, ``k`` volumes are in
+      cripser at once, so expect about ``k`` times raw cripser's peak.
 
     A size is skipped (``"skipped"``) when the previous size's slowest serial forward + backward, scaled by
     ``size^3 log size``, projects beyond ``max_seconds``.
@@ -153,6 +180,7 @@ def benchmark_persistence_losses(
         sat_size: size of the SATLoss OT-step benchmark (None: skip).
         max_seconds: time budget for one serial forward + backward at a size.
         num_workers: threads for the threaded run.
+        memory: measure ``extra_peak_mib`` (each in a fresh spawned process; adds a few seconds per entry).
 
     Returns:
         ``{"losses": [rows], "sat_ot": {...}, "cpu_cores", "max_rss_mib"}``.
@@ -183,12 +211,7 @@ def benchmark_persistence_losses(
         cripser_target_s = _best(lambda tvols=tvols: raw(tvols), reps)
         cripser_cpu_s = _best(lambda vols=vols: raw(vols), reps, time.process_time)
         cripser_target_cpu_s = _best(lambda tvols=tvols: raw(tvols), reps, time.process_time)
-        losses = {
-            "PersistenceMatchingLoss": lambda w: PersistenceMatchingLoss(sigmoid=True, num_workers=w),
-            "SpatialAwareMatchingLoss": lambda w: SpatialAwareMatchingLoss(sigmoid=True, num_workers=w),
-            "BettiPriorLoss": lambda w: BettiPriorLoss((1, 0, 0), sigmoid=True, num_workers=w),
-        }
-        for name, make in losses.items():
+        for name, make in _loss_factories().items():
 
             def run(
                 w: int, make: Callable = make, logits: torch.Tensor = logits, target: torch.Tensor = target
@@ -215,7 +238,7 @@ def benchmark_persistence_losses(
                     "speedup": serial / threaded,
                     "ratio": threaded / base,
                     "serial_cpu_ratio": serial_cpu / base_cpu,
-                    "extra_peak_mib": _peak_during(lambda: run(workers)),
+                    "extra_peak_mib": _peak_in_fresh_process(name, size, batch, seed, workers) if memory else None,
                 }
             )
         rows.append(
@@ -224,7 +247,7 @@ def benchmark_persistence_losses(
                 "loss": "raw cripser (pred volumes)",
                 "pairs": pred_pairs,
                 "cripser_s": cripser_s,
-                "extra_peak_mib": _peak_during(lambda vols=vols: raw(vols)),
+                "extra_peak_mib": _peak_in_fresh_process("raw", size, batch, seed, workers) if memory else None,
             }
         )
         last_slowest, last_size = slowest, size

@@ -176,7 +176,7 @@ class BettiPriorLoss(PersistenceLossBase):
         prior = self._priors[item.c]
         dims = tuple(k for k, v in enumerate(prior) if v is not None)
         if not dims:
-            return DiagramPoints.concatenate([], pred.ndim), np.zeros(0, bool), 0
+            return DiagramPoints.concatenate([], 0), np.zeros(0, bool), 0
         points = self._diagram_points(pred, item, dims)
         rows, keep, missing = [], [], 0
         for k in dims:
@@ -190,7 +190,7 @@ class BettiPriorLoss(PersistenceLossBase):
     def _item_losses(
         self, p_flat: torch.Tensor, items: Sequence[WorkItem], results: Sequence[Any], num_items: int
     ) -> torch.Tensor:
-        points = DiagramPoints.concatenate([r[0] for r in results], len(items[0].spatial_shape))
+        points = DiagramPoints.concatenate([r[0] for r in results], 0)
         keep = torch.as_tensor(np.concatenate([r[1] for r in results]), device=p_flat.device)
         births, deaths = self._gather(p_flat, points)
         length = births - deaths

@@ -81,7 +81,7 @@ class DiagramPoints:
             convention (a ``"zero"`` essential point has death 0).
         birth_index, death_index: flat indices into ``p.reshape(-1)``.
         death_fixed: whether the death is the constant 0 (essential point, ``essential_death="zero"``).
-        locations: birth voxel normalised per axis to ``[0, 1]`` within the window.
+        locations: birth voxel normalised per axis to ``[0, 1]`` within the window (``(n, 0)`` unless asked for).
     """
 
     dims: np.ndarray
@@ -311,7 +311,9 @@ class PersistenceLossBase(_Loss):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(fn, items))
 
-    def _diagram_points(self, values: np.ndarray, item: WorkItem, dims: tuple[int, ...]) -> DiagramPoints:
+    def _diagram_points(
+        self, values: np.ndarray, item: WorkItem, dims: tuple[int, ...], with_locations: bool = False
+    ) -> DiagramPoints:
         """Superlevel diagram of ``values`` (one window), restricted to ``dims`` and persistence > threshold."""
         dgm = compute_persistence(values, filtration="superlevel", connectivity=self.connectivity, maxdim=max(dims))
         keep = np.isin(dgm.dims, dims)
@@ -327,7 +329,11 @@ class PersistenceLossBase(_Loss):
             birth_index=item.global_index(dgm.birth_coords[rows]),
             death_index=item.global_index(dgm.death_coords[rows]),
             death_fixed=fixed[rows],
-            locations=normalize_locations(dgm.birth_coords[rows], dgm.shape),
+            locations=(
+                normalize_locations(dgm.birth_coords[rows], dgm.shape)
+                if with_locations
+                else np.zeros((rows.shape[0], 0))
+            ),
         )
 
     @staticmethod

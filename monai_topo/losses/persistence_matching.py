@@ -168,7 +168,7 @@ class PersistenceMatchingLoss(PersistenceLossBase):
     def _item_losses(
         self, p_flat: torch.Tensor, items: Sequence[WorkItem], results: Sequence[Any], num_items: int
     ) -> torch.Tensor:
-        points = DiagramPoints.concatenate([r[0] for r in results], len(items[0].spatial_shape))
+        points = DiagramPoints.concatenate([r[0] for r in results], 0)
         matched = torch.as_tensor(np.concatenate([r[1] for r in results]), device=p_flat.device)
         births, deaths = self._gather(p_flat, points)
         cost = torch.where(matched, (births - 1.0) ** 2 + deaths**2, (births - deaths) ** 2 / 2.0)

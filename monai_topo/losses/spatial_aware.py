@@ -202,7 +202,7 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
         return dgm.dims[keep], points, normalize_locations(coords, target.shape)
 
     def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
-        points = self._diagram_points(pred, item, dims)
+        points = self._diagram_points(pred, item, dims, with_locations=True)
         t_dims, t_points, t_locs = self._target_points(target, dims)
         pair_rows, pair_tb, pair_td, pair_w, diag_rows, diag_w = [], [], [], [], [], []
         constant, kept = 0.0, 0
