@@ -268,6 +268,8 @@ def test_ill_shape(params, x, y):
 def test_ill_target():
     with pytest.raises(ValueError, match="target"):
         PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), None)
+    with pytest.raises(ValueError, match="binary"):  # soft targets: threshold first, or use SATLoss
+        PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.3))
     with pytest.raises(TypeError):
         PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), np.zeros((1, 1, 4, 4)))
 

@@ -260,6 +260,8 @@ def test_ill_opts(params, error):
 def test_ill_target():
     with pytest.raises(ValueError, match="target"):
         SpatialAwareMatchingLoss()(torch.rand(1, 1, 4, 4), None)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):  # a label map is not a probability target
+        SpatialAwareMatchingLoss()(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 2.0))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
