@@ -18,8 +18,11 @@ Never a crash, a silent NaN, or more than ``MAX_WARNINGS`` warnings. What reache
 Uniform contract this matrix pins down (fixed where the library disagreed):
 
 - NaN / Inf logits -> ``ValueError`` in every loss, including ``TopologyAwareLoss`` during its warm-up;
-- a soft target for a loss that needs a binary one (``SupervoxelLoss``, ``PersistenceMatchingLoss``) ->
-  ``ValueError``; ``SpatialAwareMatchingLoss`` documents soft targets; ``BettiPriorLoss`` ignores the target;
+- a soft target for a loss that needs a binary one (``PersistenceMatchingLoss``: Betti numbers of the target)
+  -> ``ValueError``; ``SupervoxelLoss`` (soft labels for its criterion, detection at 0.5) and
+  ``SpatialAwareMatchingLoss`` (diagram of the soft target) document soft targets in [0, 1] and reject values
+  outside (``SupervoxelLoss`` reads a one-channel target with values above 1 as instance ids);
+  ``BettiPriorLoss`` ignores the target;
 - metrics warn once for non-binary inputs and threshold at 0.5 (MONAI's convention); any torch float dtype works.
 """
 
@@ -148,6 +151,8 @@ ROWS = [
     Row("probabilities", lambda rng: (torch.rand(SHAPE, generator=torch.Generator().manual_seed(3)), _mask(rng)),
         probabilities=True),
     Row("target-label-2", lambda rng: (_rand(rng), 2 * _mask(rng)), topology_source="y"),
+    Row("target-negative", lambda rng: (_rand(rng), _mask(rng) - _mask(rng, p=0.1)), topology_source="y"),
+    Row("target-1.5", lambda rng: (_rand(rng), 1.5 * _mask(rng)), topology_source="y"),
     Row("labels-onehot", _labels(1), onehot=True),
     Row("labels-out-of-range", _labels(2), onehot=True, topology_source="y"),
     Row("wrong-dims-1d", _shaped((2, 1, 8))),
@@ -275,11 +280,8 @@ EXPECTED: dict[str, dict[str, Raises | Ok]] = {
         "metric": Raises(ValueError, "y contains NaN or infinite"),
         "topology": NONFINITE,
     },
-    "soft-target": {
-        **_for(
-            ["SupervoxelLoss", "PersistenceMatchingLoss", "PersistenceMatchingLoss-patches", "TopologyAwareLoss-active"],
-            Raises(ValueError, "binary"),
-        ),
+    "soft-target": {  # SupervoxelLoss: soft labels go to its criterion, detection at 0.5 (documented)
+        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
         "metric": Ok(warns="binarized"),
         "betti_numbers": Raises(ValueError, "binary"),
     },
@@ -287,6 +289,20 @@ EXPECTED: dict[str, dict[str, Raises | Ok]] = {
         **_for([c for c in LOSSES if c != "TopologyAwareLoss-warmup"], Raises(ValueError, r"probabilities in \[0, 1\]")),
     },
     "target-label-2": {  # SupervoxelLoss reads a one-channel integer target as instance ids (documented)
+        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
+        "metric": Ok(warns="binarized"),
+        "betti_numbers": Raises(ValueError, "binary"),
+    },
+    "target-negative": {
+        **_for(["SupervoxelLoss", "TopologyAwareLoss-active"], Raises(ValueError, "non-negative")),
+        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
+        "metric": Ok(warns="binarized"),
+        "betti_numbers": Raises(ValueError, "binary"),
+    },
+    "target-1.5": {  # neither a soft label nor an instance id
+        **_for(["SupervoxelLoss", "TopologyAwareLoss-active"], Raises(ValueError, "non-integral")),
         **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
         "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
         "metric": Ok(warns="binarized"),
