@@ -4,7 +4,8 @@ Every such loss runs the same loop, implemented once here:
 
 1. MONAI input handling (:func:`monai_topo.losses.utils.prepare_prediction_and_target`): activation, one-hot
    target, background removal, shape checks. Half-precision logits are cast to float32 first.
-2. One detached float64 numpy copy of the probabilities on the CPU.
+2. A detached CPU view of the probabilities (and target); each work item converts only its own window to
+   float64 numpy, so random patches never copy the whole volume.
 3. Work items = sample x channel x window (the whole image, tiles, or seeded random patches). Each item's
    diagrams and matching (numpy only: cripser, POT) run on a thread pool (cripser releases the GIL).
 4. The items return *flat indices* of critical voxels into ``p.reshape(-1)`` plus constants; the loss gathers
@@ -368,13 +369,15 @@ class PersistenceLossBase(_Loss):
         """The whole pipeline; returns the reduced loss."""
         p, t = self._activate(input, target)
         dims = self._resolve_dims(p.ndim - 2)
-        p_np = p.detach().to(device="cpu", dtype=torch.float64).numpy()
-        t_np = None if t is None else t.detach().to(device="cpu", dtype=torch.float64).numpy()
+        # float64 copies are made per window: with patches, never of the whole volume
+        p_cpu = p.detach().cpu()
+        t_cpu = None if t is None else t.detach().cpu()
         items = self._work_items(tuple(p.shape))
 
         def work(item: WorkItem) -> Any:
-            pred = p_np[(item.b, item.c, *item.window)]
-            tgt = None if t_np is None else t_np[(item.b, item.c, *item.window)]
+            index = (item.b, item.c, *item.window)
+            pred = p_cpu[index].to(torch.float64).numpy()
+            tgt = None if t_cpu is None else t_cpu[index].to(torch.float64).numpy()
             return self._process_item(pred, tgt, item, dims)
 
         results = self._map(work, items)
