@@ -2,7 +2,7 @@
 
 Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``supervoxel``
 (SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
-losses vs raw cripser, thread-pool speed-up, SATLoss OT step). Ratios are taken within the same run.
+losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``memory`` (peak RSS per case). Ratios are taken within the same run.
 
 Example:
     python -m monai_topo.benchmarks                       # everything, default sizes (a few minutes)
@@ -77,10 +77,20 @@ def _section_persistence_losses(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_memory(args: argparse.Namespace) -> list[dict]:
+    from monai_topo.benchmarks.memory import benchmark_memory
+
+    rows = benchmark_memory(size=args.memory_size)
+    print(f"\n## Peak memory (RSS, each case in a fresh process; baseline = importing the package)")
+    print(_table(rows, ["case", "shape", "peak_mb", "above_baseline_mb", "op_extra_mb", "seconds"]))
+    return rows
+
+
 SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
     "persistence_losses": _section_persistence_losses,
+    "memory": _section_memory,
 }
 
 
@@ -91,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gudhi-max-size", type=int, default=128, help="largest size given to gudhi (256: ~11 GB)")
     parser.add_argument("--persistence-sizes", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--supervoxel-shape", nargs="+", type=int, default=[2, 1, 128, 128, 128])
+    parser.add_argument("--memory-size", type=int, default=256, help="side of the size^3 memory cases")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 
