@@ -162,8 +162,8 @@ def benchmark_persistence_losses(
     - ``serial_s`` / ``threaded_s``: the loss with ``num_workers=1`` / ``num_workers`` (default: one per core);
     - ``speedup`` = ``serial_s / threaded_s``; ``ratio`` = ``threaded_s`` over the raw cripser time of the volumes
       the loss computes persistence of (predictions; plus targets for SATLoss);
-    - ``serial_cpu_ratio``: CPU time (``time.process_time``) of the serial loss over that of raw cripser: the
-      overhead of the loss itself, insensitive to other processes competing for the cores;
+    - ``serial_cpu_ratio``: CPU time (``time.process_time``) of the serial loss (one torch thread) over that of
+      raw cripser: the overhead of the loss itself, insensitive to other processes competing for the cores;
     - ``pairs``: persistence pairs of the predictions; ``extra_peak_mib``: peak resident memory of one threaded
       forward + backward (raw cripser: of the serial calls) above the resident memory before it, measured in a
       fresh process (C++ allocations included; Linux only, else None). With ``k`` threads, ``k`` volumes are in
@@ -220,7 +220,12 @@ def benchmark_persistence_losses(
                 make(w)(x, target).backward()
 
             serial = _best(lambda: run(1), reps)
-            serial_cpu = _best(lambda: run(1), reps, time.process_time)
+            torch_threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # idle intra-op threads would add spin time to the CPU clock
+            try:
+                serial_cpu = _best(lambda: run(1), reps, time.process_time)
+            finally:
+                torch.set_num_threads(torch_threads)
             slowest = max(slowest, serial)
             threaded = _best(lambda: run(workers), reps)
             sat = name == "SpatialAwareMatchingLoss"
