@@ -86,7 +86,7 @@ def run_bundle(stage: str, cmd: list[str], log_file: Path, cwd: Path) -> float:
     start = time.perf_counter()
     last_terms: dict[str, str] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log_file, "w") as log, subprocess.Popen(
+    with open(log_file, "w", buffering=1) as log, subprocess.Popen(
         cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
     ) as proc:
         tail: list[str] = []
@@ -157,8 +157,14 @@ def summarise(eval_dir: Path) -> None:
         mean = sum(finite) / len(finite)
         span = f"{fmt.format(min(finite))} .. {fmt.format(max(finite))}"
         _say(f"  {label:<{width}}  {fmt.format(mean):>8}   {span:>17}")
+    combined = eval_dir / "metrics_per_case.csv"
+    with open(combined, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["case", *per_metric])
+        for case in cases:
+            writer.writerow([case, *(per_metric[n].get(case, float("nan")) for n in per_metric)])
     _say("")
-    _say("Per case:")
+    _say(f"Per case (also in {combined}):")
     header = "  case" + "".join(f"  {n.replace('val_', ''):>14}" for n in per_metric)
     _say(header)
     for case in cases:
@@ -219,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     _say("Outputs:")
     _say(f"  checkpoints:          {root / 'models'} (model.pt = best validation Dice, model_final.pt = last epoch)")
     _say(f"  predictions (NIfTI):  {eval_dir / 'predictions'}")
-    _say(f"  per-case metrics CSV: {eval_dir}/<metric>_raw.csv, summaries *_summary.csv, means metrics.csv")
+    _say(f"  per-case metrics CSV: {eval_dir / 'metrics_per_case.csv'} (all metrics, one row per case)")
+    _say(f"                        {eval_dir}/<metric>_raw.csv (MetricsSaver), *_summary.csv, means in metrics.csv")
     _say(f"  TensorBoard logs:     {root / 'eval'}  (tensorboard --logdir {root / 'eval'})")
     _say("  " + ", ".join(f"{k} {_hms(v)}" for k, v in times.items()) + f"; total {_hms(time.perf_counter() - t0)}")
     return 0

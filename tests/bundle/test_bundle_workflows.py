@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ckpt_export, load_bundle_config  # noqa: F401  (load_bundle_config: API presence)
+from monai.bundle import ConfigParser, ckpt_export
 from monai.data import load_decathlon_datalist
 
 from tests.bundle.bundle_utils import BUNDLES, TINY_NET, TINY_TRAIN, bundle_path, make_workflow, preserved_root_logging
@@ -157,6 +157,17 @@ def test_inference_keeps_affine(trained, tmp_path):
         preds[name] = np.asarray(pred.dataobj)
     # the same anatomy stored flipped gives the same segmentation in world space
     np.testing.assert_array_equal(preds["las"][::-1], preds["ras"])
+
+
+def test_inference_datalist_from_dataset_folder(trained):
+    """Pointed at a folder with a dataset.json, inference.json takes its test list (validation without one)."""
+    config = bundle_path(trained["bundle"], "configs", "inference.json")
+    parser = ConfigParser()
+    parser.read_config(str(config))
+    parser["dataset_dir"] = str(trained["dataset_dir"])
+    expected = load_decathlon_datalist(trained["dataset_dir"] / "dataset.json", data_list_key="test")
+    assert parser.get_parsed_content("datalist_split") == "test"
+    assert [d["image"] for d in parser.get_parsed_content("datalist")] == [d["image"] for d in expected]
 
 
 def test_ckpt_export(trained, tmp_path):
