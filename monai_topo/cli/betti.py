@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.topology import (
     betti_numbers,
     euler_characteristic,
@@ -162,12 +163,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="K",
         help="label value to analyse (repeatable; default: every non-zero label)",
     )
-    parser.add_argument(
-        "--connectivity",
-        type=int,
-        choices=(4, 6, 8, 26),
-        default=None,
-        help="foreground connectivity: 8 (2D) / 26 (3D) T-construction, the default; or 4 / 6 V-construction",
-    )
+    add_connectivity_argument(parser)
     parser.set_defaults(func=run)
     return parser

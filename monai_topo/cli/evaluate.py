@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.cli.betti import format_table, read_label_volume
 
 __all__ = [
@@ -361,13 +362,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--label", required=True, metavar="DIR", help="folder of target label maps")
     parser.add_argument("--out", required=True, metavar="CSV", help="results file (one row per case and label)")
     parser.add_argument("--plot", metavar="PNG", help="also write a plot of the results")
-    parser.add_argument(
-        "--connectivity",
-        type=int,
-        choices=(4, 6, 8, 26),
-        default=None,
-        help="foreground connectivity: 8 (2D) / 26 (3D) T-construction, the default; or 4 / 6 V-construction",
-    )
+    add_connectivity_argument(parser)
     parser.add_argument(
         "--labels", type=int, nargs="+", metavar="K", help="label values to evaluate (default: all non-zero)"
     )
