@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
 from monai.utils import LossReduction
 from torch.nn.modules.loss import _Loss
 
@@ -232,6 +233,12 @@ class PersistenceLossBase(_Loss):
         Without ``sigmoid`` / ``softmax`` the (activated) prediction must lie in ``[0, 1]``: a ``ValueError`` otherwise,
         as in :class:`monai_topo.losses.SupervoxelLoss` (persistence of logits is not the loss's contract).
         """
+        # MetaTensor (MONAI's pipelines) -> plain tensors, keeping the graph: every torch op on a MetaTensor goes
+        # through __torch_function__, which makes the many small gathers of this loss much slower
+        if isinstance(input, MetaTensor):
+            input = input.as_tensor()
+        if isinstance(target, MetaTensor):
+            target = target.as_tensor()
         if isinstance(input, torch.Tensor) and input.dtype in (torch.float16, torch.bfloat16):
             input = input.float()
         if target is None:

@@ -238,6 +238,22 @@ def test_multiclass_half_precision_and_activations():
     assert torch.equal(act, sig)
 
 
+def test_metatensor_inputs():
+    from monai.data import MetaTensor
+
+    rng = np.random.default_rng(7)
+    x = torch.tensor(rng.normal(0, 2, (2, 1, 8, 8)))
+    y = torch.tensor(rng.random((2, 1, 8, 8)) > 0.6, dtype=torch.float64)
+    xm = MetaTensor(x.clone()).requires_grad_(True)
+    value = PersistenceMatchingLoss(sigmoid=True)(xm, MetaTensor(y))
+    assert type(value) is torch.Tensor
+    value.backward()
+    xs = x.clone().requires_grad_(True)
+    PersistenceMatchingLoss(sigmoid=True)(xs, y).backward()
+    assert float(value) == pytest.approx(float(PersistenceMatchingLoss(sigmoid=True)(x, y)))
+    assert torch.allclose(torch.as_tensor(xm.grad), xs.grad)
+
+
 def test_warnings():
     x = torch.randn(1, 1, 6, 6) * 3
     with pytest.raises(ValueError, match="probabilities"):  # logits without an activation: an error, not a warning
