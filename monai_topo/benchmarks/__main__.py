@@ -81,7 +81,7 @@ def _section_memory(args: argparse.Namespace) -> list[dict]:
     from monai_topo.benchmarks.memory import benchmark_memory
 
     rows = benchmark_memory(size=args.memory_size)
-    print(f"\n## Peak memory (RSS, each case in a fresh process; baseline = importing the package)")
+    print("\n## Peak memory (RSS, each case in a fresh process; baseline = importing the package)")
     print(_table(rows, ["case", "shape", "peak_mb", "above_baseline_mb", "op_extra_mb", "seconds"]))
     return rows
 

@@ -17,52 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+from monai_topo.benchmarks.utils import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 
 __all__ = ["CASES", "benchmark_memory", "main"]
 
 _MB = 1024.0 * 1024.0
 
 
-def _status_kb(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _peak_bytes() -> int:
-    hwm = _status_kb("VmHWM")
-    if hwm is not None:
-        return hwm * 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
-
-
-def _rss_bytes() -> int | None:
-    rss = _status_kb("VmRSS")
-    return None if rss is None else rss * 1024
-
-
-def _reset_peak() -> bool:
-    """Reset ``VmHWM`` to the current RSS (Linux >= 4.0); False where not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-# ----------------------------------------------------------------------------------------------------- inputs
 def _field(shape: tuple[int, ...], seed: int):
     """A float32 field in about [-3, 3]: smooth waves (blobs, handles, cavities) plus a little noise.
 
@@ -199,17 +165,17 @@ def _child(case: str, size: int) -> dict:
     _import_package()
     result: dict = {"case": case}
     if case == "baseline":
-        result["peak_bytes"] = _peak_bytes()
+        result["peak_bytes"] = peak_rss_bytes()
         return result
     setup, fixed, _ = CASES[case]
     run, input_bytes = setup(fixed or size)
-    before = _rss_bytes()
-    reset = _reset_peak()
+    before = current_rss_bytes()
+    reset = reset_peak_rss()
     start = time.perf_counter()
     output = run()
     result.update(
         seconds=time.perf_counter() - start,
-        peak_bytes=_peak_bytes(),
+        peak_bytes=peak_rss_bytes(),
         rss_before_bytes=before,
         peak_reset=reset,
         input_bytes=input_bytes,

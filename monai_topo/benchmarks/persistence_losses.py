@@ -25,39 +25,10 @@ import torch
 from monai_topo.benchmarks.supervoxel import trained_logits, tube_target
 from monai_topo.losses import BettiPriorLoss, PersistenceMatchingLoss, SpatialAwareMatchingLoss
 from monai_topo.topology import compute_persistence
+from monai_topo.benchmarks.utils import best_time, peak_rss_bytes, reset_peak_rss
 from monai_topo.topology.matching import normalize_locations, spatial_aware_matching
 
 __all__ = ["benchmark_persistence_losses", "benchmark_sat_ot", "make_batch"]
-
-
-def _best(fn: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter) -> float:
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = clock()
-        fn()
-        best = min(best, clock() - start)
-    return best
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's peak RSS (Linux ``clear_refs``); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mib() -> float:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _probe_worker(which: str, size: int, batch: int, seed: int, workers: int) -> float | None:
@@ -67,16 +38,16 @@ def _probe_worker(which: str, size: int, batch: int, seed: int, workers: int) ->
     logits, target = make_batch(size, batch, seed)
     vols = [np.ascontiguousarray(-torch.sigmoid(logits[b, 0].double()).numpy()) for b in range(batch)]
     losses = _loss_factories()
-    if not _reset_peak_rss():
+    if not reset_peak_rss():
         return None
-    before = _peak_rss_mib()
+    before = peak_rss_bytes() / 2**20
     if which == "raw":
         for v in vols:
             cripser.computePH_T(v, maxdim=2, location="yes")
     else:
         x = logits.clone().requires_grad_(True)
         losses[which](workers)(x, target).backward()
-    return _peak_rss_mib() - before
+    return peak_rss_bytes() / 2**20 - before
 
 
 def _peak_in_fresh_process(which: str, size: int, batch: int, seed: int, workers: int) -> float | None:
@@ -206,11 +177,11 @@ def benchmark_persistence_losses(
             nonlocal pairs
             pairs = sum(cripser.computePH_T(v, maxdim=2, location="yes").shape[0] for v in volumes)
 
-        cripser_s = _best(lambda vols=vols: raw(vols), reps)
+        cripser_s = best_time(lambda vols=vols: raw(vols), reps)
         pred_pairs = pairs
-        cripser_target_s = _best(lambda tvols=tvols: raw(tvols), reps)
-        cripser_cpu_s = _best(lambda vols=vols: raw(vols), reps, time.process_time)
-        cripser_target_cpu_s = _best(lambda tvols=tvols: raw(tvols), reps, time.process_time)
+        cripser_target_s = best_time(lambda tvols=tvols: raw(tvols), reps)
+        cripser_cpu_s = best_time(lambda vols=vols: raw(vols), reps, time.process_time)
+        cripser_target_cpu_s = best_time(lambda tvols=tvols: raw(tvols), reps, time.process_time)
         for name, make in _loss_factories().items():
 
             def run(
@@ -219,15 +190,15 @@ def benchmark_persistence_losses(
                 x = logits.clone().requires_grad_(True)
                 make(w)(x, target).backward()
 
-            serial = _best(lambda: run(1), reps)
+            serial = best_time(lambda: run(1), reps)
             torch_threads = torch.get_num_threads()
             torch.set_num_threads(1)  # idle intra-op threads would add spin time to the CPU clock
             try:
-                serial_cpu = _best(lambda: run(1), reps, time.process_time)
+                serial_cpu = best_time(lambda: run(1), reps, time.process_time)
             finally:
                 torch.set_num_threads(torch_threads)
             slowest = max(slowest, serial)
-            threaded = _best(lambda: run(workers), reps)
+            threaded = best_time(lambda: run(workers), reps)
             sat = name == "SpatialAwareMatchingLoss"
             base = cripser_s + (cripser_target_s if sat else 0.0)
             base_cpu = cripser_cpu_s + (cripser_target_cpu_s if sat else 0.0)

@@ -12,7 +12,6 @@ error supervoxels). Two scenarios, measured in the same run on the same arrays:
 from __future__ import annotations
 
 import resource
-import time
 import tracemalloc
 from collections.abc import Callable
 
@@ -21,22 +20,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from monai_topo.benchmarks.utils import CLOCKS, best_time
 from monai_topo.losses.supervoxel import SupervoxelLoss
 
 __all__ = ["benchmark_supervoxel", "tube_target", "trained_logits"]
-
-
-_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def _best(fn: Callable[[], object], repeats: int, clock: str = "wall") -> float:
-    timer = _CLOCKS[clock]
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = timer()
-        fn()
-        best = min(best, timer() - start)
-    return best
 
 
 def tube_target(spatial: tuple[int, ...], seed: int = 0, sigma: float = 4.0, width: float = 0.12) -> np.ndarray:
@@ -85,8 +72,8 @@ def benchmark_supervoxel(
     """
     from monai.losses import DiceLoss, SoftclDiceLoss
 
-    if clock not in _CLOCKS:
-        raise ValueError(f"clock must be one of {tuple(_CLOCKS)}, got {clock!r}.")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {tuple(CLOCKS)}, got {clock!r}.")
     if len(shape) not in (4, 5) or shape[1] != 1:
         raise ValueError(f"shape must be B 1 H W [D], got {shape}.")
     spatial = tuple(shape[2:])
@@ -121,13 +108,13 @@ def benchmark_supervoxel(
 
         row = {
             "error_fraction": float((masks != targets.astype(bool)).mean()),
-            "supervoxel_fwd_bwd": _best(fwd_bwd(loss, logits), repeats, clock),
-            "supervoxel_fwd_bwd_1_thread": _best(fwd_bwd(serial, logits), repeats, clock),
-            "critical_masks": _best(lambda logits=logits: loss.critical_masks(logits, target), repeats, clock),
-            "cc3d_x3": _best(labellings, repeats, clock),
-            "bce_fwd_bwd": _best(fwd_bwd(bce, logits), repeats, clock),
-            "dice_fwd_bwd": _best(fwd_bwd(dice, logits), repeats, clock),
-            "softcldice_fwd_bwd": _best(fwd_bwd(cldice, logits), 1, clock),  # seconds per call: one is enough
+            "supervoxel_fwd_bwd": best_time(fwd_bwd(loss, logits), repeats, clock),
+            "supervoxel_fwd_bwd_1_thread": best_time(fwd_bwd(serial, logits), repeats, clock),
+            "critical_masks": best_time(lambda logits=logits: loss.critical_masks(logits, target), repeats, clock),
+            "cc3d_x3": best_time(labellings, repeats, clock),
+            "bce_fwd_bwd": best_time(fwd_bwd(bce, logits), repeats, clock),
+            "dice_fwd_bwd": best_time(fwd_bwd(dice, logits), repeats, clock),
+            "softcldice_fwd_bwd": best_time(fwd_bwd(cldice, logits), 1, clock),  # seconds per call: one is enough
         }
         row["supervoxel_over_cc3d_x3"] = row["supervoxel_fwd_bwd"] / row["cc3d_x3"]
         tracemalloc.start()

@@ -7,15 +7,14 @@ the gudhi columns are skipped (and say so).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-
 import cripser
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from monai_topo.benchmarks.utils import best_time
 from monai_topo.topology import betti_numbers, compute_persistence, compute_persistence_batch
 
-__all__ = ["smooth_volume", "best_time", "benchmark_betti", "benchmark_persistence", "benchmark_persistence_batch"]
+__all__ = ["smooth_volume", "benchmark_betti", "benchmark_persistence", "benchmark_persistence_batch"]
 
 
 def smooth_volume(size: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
@@ -23,16 +22,6 @@ def smooth_volume(size: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
     field = gaussian_filter(np.random.default_rng(seed).random((size,) * 3), sigma)
     field -= field.min()
     return field / max(float(field.max()), 1e-12)
-
-
-def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Best wall-clock time of ``repeats`` calls, in seconds."""
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _gudhi_betti(mask: np.ndarray) -> np.ndarray:

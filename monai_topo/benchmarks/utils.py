@@ -1,0 +1,65 @@
+"""Measurement helpers shared by the benchmark modules: best-of-N timing and the process's (peak) RSS."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+__all__ = ["CLOCKS", "best_time", "current_rss_bytes", "peak_rss_bytes", "reset_peak_rss"]
+
+#: clocks by name: wall-clock time, or CPU time of this process (robust when other work shares the cores)
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def best_time(fn: Callable[[], object], repeats: int = 3, clock: str | Callable[[], float] = "wall") -> float:
+    """Best time of ``repeats`` calls of ``fn``, in seconds, on ``clock`` (``"wall"``, ``"cpu"`` or a callable).
+
+    Example:
+        >>> best_time(lambda: sum(range(1000)), repeats=2) >= 0.0
+        True
+    """
+    timer = CLOCKS[clock] if isinstance(clock, str) else clock
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = timer()
+        fn()
+        best = min(best, timer() - start)
+    return best
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (``VmHWM``; ``getrusage`` where /proc is missing)."""
+    hwm = _status_kb("VmHWM")
+    if hwm is not None:
+        return hwm * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+
+
+def current_rss_bytes() -> int | None:
+    """Current resident set size of this process, or ``None`` where /proc is missing."""
+    rss = _status_kb("VmRSS")
+    return None if rss is None else rss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the peak RSS to the current RSS (Linux >= 4.0, ``/proc/self/clear_refs``); False where impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
