@@ -86,9 +86,12 @@ def run_bundle(stage: str, cmd: list[str], log_file: Path, cwd: Path) -> float:
     start = time.perf_counter()
     last_terms: dict[str, str] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log_file, "w", buffering=1) as log, subprocess.Popen(
-        cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
-    ) as proc:
+    with (
+        open(log_file, "w", buffering=1) as log,
+        subprocess.Popen(
+            cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
+        ) as proc,
+    ):
         tail: list[str] = []
         for line in proc.stdout:  # type: ignore[union-attr]
             log.write(line)
@@ -110,7 +113,9 @@ def run_bundle(stage: str, cmd: list[str], log_file: Path, cwd: Path) -> float:
             elif m := _VAL.search(line):
                 values = dict(_KV.findall(m.group(2)))
                 shown = ", ".join(
-                    f"{METRIC_LABELS[k][0].split(' (')[0]} {float(v):.3g}" for k, v in values.items() if k in METRIC_LABELS
+                    f"{METRIC_LABELS[k][0].split(' (')[0]} {float(v):.3g}"
+                    for k, v in values.items()
+                    if k in METRIC_LABELS
                 )
                 _say(f"[{stage}] metrics after epoch {m.group(1)}: {shown}")
             elif _SHOW.search(line):
@@ -168,7 +173,9 @@ def summarise(eval_dir: Path) -> None:
     header = "  case" + "".join(f"  {n.replace('val_', ''):>14}" for n in per_metric)
     _say(header)
     for case in cases:
-        cells = "".join(f"  {METRIC_LABELS[n][1].format(per_metric[n].get(case, float('nan'))):>14}" for n in per_metric)
+        cells = "".join(
+            f"  {METRIC_LABELS[n][1].format(per_metric[n].get(case, float('nan'))):>14}" for n in per_metric
+        )
         _say(f"  {case.split('.nii')[0]}{cells}")
 
 
@@ -212,13 +219,20 @@ def main(argv: list[str] | None = None) -> int:
     times = {}
     if not args.skip_train:
         _say("== 1/2 training ==")
-        times["training"] = run_bundle("train", base + ["--config_file", train_cfg] + common, root / "train.log", bundle_dir)
+        times["training"] = run_bundle(
+            "train", base + ["--config_file", train_cfg] + common, root / "train.log", bundle_dir
+        )
         _say("")
     _say("== 2/2 evaluation on the test split ==")
     times["evaluation"] = run_bundle(
-        "evaluate", base + ["--config_file", f"['{train_cfg}','{eval_cfg}']"] + common, root / "evaluate.log", bundle_dir
+        "evaluate",
+        base + ["--config_file", f"['{train_cfg}','{eval_cfg}']"] + common,
+        root / "evaluate.log",
+        bundle_dir,
     )
-    eval_dirs = [root / "eval" / split for split in ("test", "validation") if (root / "eval" / split / "metrics.csv").is_file()]
+    eval_dirs = [
+        root / "eval" / split for split in ("test", "validation") if (root / "eval" / split / "metrics.csv").is_file()
+    ]
     eval_dir = eval_dirs[0] if eval_dirs else root / "eval" / "test"
     summarise(eval_dir)
     _say("")

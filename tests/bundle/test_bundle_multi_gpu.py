@@ -27,6 +27,10 @@ REPORT = (
 )
 
 
+#: failures of the local rendezvous (not of the bundle) that are worth one retry on a busy machine
+_INFRA_ERRORS = ("EADDRINUSE", "Address already in use", "Connection refused", "RendezvousConnectionError")
+
+
 def _run_torchrun(bundle: str, root, dataset_dir, timeout: int = 600) -> subprocess.CompletedProcess:
     args = {
         "config_file": config_file(bundle, "train.json", "multi_gpu_train.json"),
@@ -44,7 +48,7 @@ def _run_torchrun(bundle: str, root, dataset_dir, timeout: int = 600) -> subproc
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "monai.bundle", "run", "--args_file", str(args_file),
     ]  # fmt: skip
-    return subprocess.run(cmd, cwd=str(root), env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, check=False, cwd=str(root), env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +59,9 @@ def test_multi_gpu_train_torchrun_gloo(bundle, tmp_path):
     # 2 validation cases so that each of the 2 ranks gets one
     make_dataset(KINDS[bundle], dataset_dir, num_volumes=5, size=32, num_validation=2, num_test=1, progress=False)
     proc = _run_torchrun(bundle, tmp_path, dataset_dir)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    if proc.returncode != 0 and any(hint in proc.stdout + proc.stderr for hint in _INFRA_ERRORS):
+        proc = _run_torchrun(bundle, tmp_path, dataset_dir)  # a port/rendezvous clash with another job: once more
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
 
     reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert [r["rank"] for r in reports] == [0, 1]

@@ -142,7 +142,13 @@ def test_inference_keeps_affine(trained, tmp_path):
     out_dir = tmp_path / "out"
     with preserved_root_logging():
         workflow = make_workflow(
-            bundle, ("inference.json",), "infer", bundle_root=str(root), dataset_dir=str(folder), output_dir=str(out_dir), **TINY_NET
+            bundle,
+            ("inference.json",),
+            "infer",
+            bundle_root=str(root),
+            dataset_dir=str(folder),
+            output_dir=str(out_dir),
+            **TINY_NET,
         )
         workflow.initialize()
         assert workflow.check_properties() == []
