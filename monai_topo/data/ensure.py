@@ -1,6 +1,7 @@
 """Find or make the data a bundle trains on: the user's folder, or the built-in synthetic dataset.
 
-Bundles call :func:`ensure_dataset` from their config, e.g.::
+Bundles call :func:`ensure_dataset` from their config (with ``"$import monai_topo"`` among the config's
+``imports``; ``"$import monai_topo.data"`` alone does not bind the name ``monai_topo``), e.g.::
 
     "datalist_path": "$monai_topo.data.ensure_dataset(@dataset_dir, 'neuron')",
     "train_datalist": "$monai.data.load_decathlon_datalist(@datalist_path, data_list_key='training')"

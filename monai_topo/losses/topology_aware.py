@@ -25,6 +25,12 @@ __all__ = ["TopologyAwareLoss"]
 _UNITS = ("iterations", "epochs")
 
 
+def _uses_onehot_target(loss: Callable[..., torch.Tensor]) -> bool:
+    """Whether ``loss`` (or a loss inside it, e.g. ``DiceCELoss.dice``) one-hot encodes ``B 1 ...`` labels."""
+    modules = loss.modules() if isinstance(loss, torch.nn.Module) else [loss]
+    return any(bool(getattr(module, "to_onehot_y", False)) for module in modules)
+
+
 class TopologyAwareLoss(_Loss):
     """``base_loss(pred, label) + lambda_topology * topology_loss(pred, label)``, the second term after a warm-up.
 
@@ -37,9 +43,9 @@ class TopologyAwareLoss(_Loss):
       times per iteration (e.g. deep supervision), use :meth:`attach` instead.
     - ``"epochs"``: call :meth:`attach` with the ignite trainer, or :meth:`set_epoch` from your own loop.
 
-    :meth:`attach` (an ignite handler interface: MONAI trainers call ``handler.attach(trainer)`` on each
-    ``train_handlers`` entry, so the loss object itself can be listed there in a bundle) makes the trainer the
-    source of truth: at ``ITERATION_STARTED`` / ``EPOCH_STARTED`` the counters are set to the number of
+    :meth:`attach` makes the trainer the source of truth (in a bundle config, call it from ``initialize``:
+    ``"$@loss.attach(@train#trainer)"``; listing the loss among ``train_handlers`` also attaches it, but
+    ``ConfigWorkflow.check_properties`` expects a ``_target_`` in every handler entry): at ``ITERATION_STARTED`` / ``EPOCH_STARTED`` the counters are set to the number of
     *completed* iterations / epochs of ``engine.state`` (which ignite / ``CheckpointLoader`` restore on resume),
     and forward calls stop counting. The term is active when the completed count reaches ``warmup``; with
     ``warmup=1`` the first iteration (epoch) runs without it and the second with it.
@@ -187,12 +193,12 @@ class TopologyAwareLoss(_Loss):
                 warm-up.
         """
         needs_target = getattr(self.topology_loss, "requires_target", True) or isinstance(target, torch.Tensor)
-        to_onehot_y = any(getattr(fn, "to_onehot_y", False) for fn in (self.base_loss, self.topology_loss))
-        check_loss_inputs(input, target if needs_target else None, to_onehot_y=bool(to_onehot_y))
+        to_onehot_y = _uses_onehot_target(self.base_loss) or _uses_onehot_target(self.topology_loss)
+        check_loss_inputs(input, target if needs_target else None, to_onehot_y=to_onehot_y)
         if self.warmup_unit == "epochs" and self.warmup > 0 and not self._epoch_source:
             warnings.warn(
-                "TopologyAwareLoss(warmup_unit='epochs') does not know the epoch: call loss.attach(trainer) (or list "
-                "the loss in the trainer's train_handlers), or loss.set_epoch(n) each epoch.",
+                "TopologyAwareLoss(warmup_unit='epochs') does not know the epoch: call loss.attach(trainer) (in a bundle: "
+                "\"$@loss.attach(@train#trainer)\" in initialize), or loss.set_epoch(n) each epoch.",
                 stacklevel=2,
             )
             self._epoch_source = True  # warn once

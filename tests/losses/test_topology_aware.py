@@ -237,3 +237,19 @@ def test_with_betti_prior():
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
     total.backward()
     assert torch.isfinite(pred.grad).all()
+
+
+def test_onehot_labels_through_a_compound_base_loss():
+    """DiceCELoss keeps ``to_onehot_y`` on its ``.dice`` member: B 1 ... labels must still pass the input check."""
+    from monai.losses import DiceCELoss
+
+    from monai_topo.losses import BettiPriorLoss
+
+    loss = TopologyAwareLoss(DiceCELoss(to_onehot_y=True, softmax=True), BettiPriorLoss((1, 0), softmax=True))
+    logits = torch.randn(2, 3, 12, 12, requires_grad=True)
+    labels = torch.randint(0, 3, (2, 1, 12, 12))
+    value = loss(logits, labels)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="class labels"):
+        loss(logits, labels + 3)
