@@ -31,7 +31,8 @@ REPORT = (
 _INFRA_ERRORS = ("EADDRINUSE", "Address already in use", "Connection refused", "RendezvousConnectionError")
 
 
-def _run_torchrun(bundle: str, root, dataset_dir, timeout: int = 600) -> subprocess.CompletedProcess:
+def _run_torchrun(bundle: str, root, dataset_dir, timeout: int = 600, **override) -> subprocess.CompletedProcess:
+    """``multi_gpu_train.json`` on 2 CPU processes with the tiny settings, plus ``override`` (config ids)."""
     args = {
         "config_file": config_file(bundle, "train.json", "multi_gpu_train.json"),
         "meta_file": str(bundle_path(bundle, "configs", "metadata.json")),
@@ -40,6 +41,7 @@ def _run_torchrun(bundle: str, root, dataset_dir, timeout: int = 600) -> subproc
         "dataset_dir": str(dataset_dir),
         **TINY_TRAIN,
         "run": ["$import json", "$@train#trainer.run()", REPORT],
+        **override,
     }
     args_file = root / "args.json"
     args_file.write_text(json.dumps(args))

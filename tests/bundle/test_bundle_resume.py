@@ -8,6 +8,7 @@ probe attached at ``Events.STARTED`` after the bundle's ``CheckpointLoader``) an
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from ignite.engine import Events
 from monai.bundle import ConfigParser
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-from tests.bundle.bundle_utils import BUNDLES, TINY_TRAIN, config_file, make_workflow, preserved_root_logging
+from monai_topo.data import make_dataset
+from tests.bundle.bundle_utils import BUNDLES, KINDS, TINY_TRAIN, config_file, make_workflow, preserved_root_logging
+from tests.bundle.test_bundle_multi_gpu import _INFRA_ERRORS, _run_torchrun
 
 #: 2 epochs, the topological term from the second one (so the loss counters matter), validation at the end only
 FIRST_RUN: dict[str, Any] = {**TINY_TRAIN, "epochs": 2, "val_interval": 2, "topology_warmup": 1}
@@ -137,3 +140,38 @@ def test_latest_ckpt_picks_highest_epoch(tmp_path):
         assert parser.get_parsed_content("latest_ckpt") == str(models / "checkpoint_epoch=10.pt")
         for path in models.iterdir():
             path.unlink()
+
+
+#: each rank's trainer state and a checksum of its weights after the run
+_RANK_STATE = (
+    "$open(os.path.join(@bundle_root, 'state' + str(torch.distributed.get_rank()) + '.json'), 'w').write(json.dumps({"
+    "'epoch': @train#trainer.state.epoch, 'iteration': @train#trainer.state.iteration, "
+    "'loss_epoch': @loss.epoch, 'weights': float(sum(p.double().sum() for p in @network.parameters()))}))"
+)
+
+
+def test_resume_multi_gpu_torchrun_gloo(tmp_path):
+    """multi_gpu_train.json: every rank restores the checkpoint (rank 1 too, or the ranks would train different
+    epochs), only rank 0 writes checkpoints; ``--resume_ckpt @latest_ckpt`` finds the newest one."""
+    bundle = BUNDLES[0]
+    dataset_dir = tmp_path / "data"
+    make_dataset(KINDS[bundle], dataset_dir, num_volumes=5, size=32, num_validation=2, num_test=1, progress=False)
+    states = []
+    for epochs, resume in ((2, ""), (3, "@latest_ckpt")):
+        override = {**FIRST_RUN, "epochs": epochs, "resume_ckpt": resume}
+        override["run"] = ["$import json", "$@train#trainer.run()", _RANK_STATE]
+        proc = _run_torchrun(bundle, tmp_path, dataset_dir, **override)
+        if proc.returncode != 0 and any(hint in proc.stdout + proc.stderr for hint in _INFRA_ERRORS):
+            proc = _run_torchrun(bundle, tmp_path, dataset_dir, **override)  # a rendezvous clash: once more
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+        states.append([json.loads((tmp_path / f"state{rank}.json").read_text()) for rank in range(2)])
+    first, resumed = states
+    assert [s["epoch"] for s in first] == [2, 2] and [s["epoch"] for s in resumed] == [3, 3]
+    # one iteration per epoch (2 training cases, one per rank): the resumed run did exactly one more
+    assert [s["iteration"] for s in resumed] == [s["iteration"] + 1 for s in first]
+    assert all(s["loss_epoch"] == 2 for s in resumed)
+    assert resumed[0]["weights"] == resumed[1]["weights"] != first[0]["weights"]  # DDP replicas stayed in sync
+    assert _epoch_checkpoints(tmp_path) == ["checkpoint_epoch=2.pt", "checkpoint_epoch=3.pt"]
+    saved = torch.load(tmp_path / "models" / "checkpoint_epoch=3.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("module.") for k in saved["model"])  # the unwrapped network, loadable without DDP
+    assert saved["trainer"]["iteration"] == resumed[0]["iteration"]
