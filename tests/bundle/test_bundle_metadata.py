@@ -108,6 +108,7 @@ def test_configs_use_full_monai_topo_paths(bundle):
 def test_readme_documents_commands():
     for bundle in BUNDLES:
         text = bundle_path(bundle, "docs", "README.md").read_text()
-        for needle in ("monai.bundle run", "evaluate.json", "inference.json", "multi_gpu_train.json", "--dataset_dir"):
+        commands = ("monai.bundle run", "evaluate.json", "inference.json", "multi_gpu_train.json")
+        for needle in (*commands, "--dataset_dir", "--resume_ckpt @latest_ckpt"):
             assert needle in text, (bundle, needle)
     assert Path(bundle_path(BUNDLES[0]).parent, "run_demo.py").is_file()
