@@ -15,35 +15,19 @@ from monai_topo.metrics import (
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
 )
-
-
-def _ring() -> np.ndarray:
-    m = np.zeros((9, 9), bool)
-    m[1:8, 1:8] = True
-    m[3:6, 3:6] = False
-    return m
-
-
-def _disk() -> np.ndarray:
-    m = np.zeros((9, 9), bool)
-    m[1:8, 1:8] = True
-    return m
+from tests.metrics.metric_shapes import batch, disk_2d, ring_2d
 
 
 def _broken_disk() -> np.ndarray:
-    m = _disk()
+    m = disk_2d()
     m[:, 4] = False  # two halves
     return m
 
 
-def _batch(*masks: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.stack(masks)[:, None].astype(np.float32))
-
-
 # three cases in two iterations: (ring vs disk), (broken disk vs disk) | (disk vs disk)
 BATCHES = [
-    {"pred": _batch(_ring(), _broken_disk()), "label": _batch(_disk(), _disk()), "name": ["case0", "case1"]},
-    {"pred": _batch(_disk()), "label": _batch(_disk()), "name": ["case2"]},
+    {"pred": batch(ring_2d(), _broken_disk()), "label": batch(disk_2d(), disk_2d()), "name": ["case0", "case1"]},
+    {"pred": batch(disk_2d()), "label": batch(disk_2d()), "name": ["case2"]},
 ]
 
 # [handler, expected per-case values (3 cases, one channel)]

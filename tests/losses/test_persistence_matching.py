@@ -8,7 +8,7 @@ import torch
 
 from monai_topo.losses import PersistenceMatchingLoss
 from monai_topo.topology import betti_numbers
-from tests.losses.toy_problems import optimise_logits, ring_problem_2d, ring_problem_3d
+from tests.losses.toy_problems import check_cuda_matches_cpu, optimise_logits, ring_problem_2d, ring_problem_3d
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -286,16 +286,4 @@ def test_ill_opts(params, error):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
-    rng = np.random.default_rng(6)
-    x = torch.tensor(rng.normal(0, 2, (2, 1, 10, 10, 10)), dtype=torch.float32)
-    y = torch.tensor(rng.random((2, 1, 10, 10, 10)) > 0.6, dtype=torch.float32)
-    loss = PersistenceMatchingLoss(sigmoid=True)
-    xc = x.cuda().requires_grad_(True)
-    value = loss(xc, y.cuda())
-    assert value.device.type == "cuda"
-    value.backward()
-    assert xc.grad.device.type == "cuda"
-    xs = x.clone().requires_grad_(True)
-    loss(xs, y).backward()
-    assert torch.allclose(value.cpu(), loss(xs, y), atol=1e-5)
-    assert torch.allclose(xc.grad.cpu(), xs.grad, atol=1e-5)
+    check_cuda_matches_cpu(PersistenceMatchingLoss(sigmoid=True))

@@ -1,5 +1,5 @@
-"""Toy problems shared by the persistence-loss tests: a broken / noisy prediction of a ring (2D) or torus (3D),
-and the loop that optimises logits on one loss alone."""
+"""Shared by the persistence-loss tests: a broken / noisy prediction of a ring (2D) or torus (3D), the loop that
+optimises logits on one loss alone, and the CUDA-vs-CPU check."""
 
 from __future__ import annotations
 
@@ -49,3 +49,19 @@ def optimise_logits(loss_fn: Callable[..., torch.Tensor], p: np.ndarray, y: np.n
         loss_fn(x, as_batch(y).float()).backward()
         opt.step()
     return betti_numbers((torch.sigmoid(x) > 0.5)[0, 0].numpy()).tolist()
+
+
+def check_cuda_matches_cpu(loss_fn: Callable[..., torch.Tensor]) -> None:
+    """The loss and its gradient on a CUDA batch stay on CUDA and equal the CPU ones (needs a GPU)."""
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.normal(0, 2, (2, 1, 10, 10, 10)), dtype=torch.float32)
+    y = torch.tensor(rng.random((2, 1, 10, 10, 10)) > 0.6, dtype=torch.float32)
+    xc = x.cuda().requires_grad_(True)
+    value = loss_fn(xc, y.cuda())
+    assert value.device.type == "cuda"
+    value.backward()
+    assert xc.grad.device.type == "cuda"
+    xs = x.clone().requires_grad_(True)
+    loss_fn(xs, y).backward()
+    assert torch.allclose(value.cpu(), loss_fn(xs, y), atol=1e-5)
+    assert torch.allclose(xc.grad.cpu(), xs.grad, atol=1e-5)
