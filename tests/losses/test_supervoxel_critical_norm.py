@@ -1,0 +1,56 @@
+"""SupervoxelLoss(critical_norm=...): the critical term averaged over all voxels (paper) or over the critical mass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from monai_topo.losses import SupervoxelLoss
+
+
+def _case():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 12, 12, 12, dtype=torch.float64)
+    target = (torch.rand(2, 1, 12, 12, 12) > 0.7).float()
+    return logits, target
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.5, 0.5), (0.8, 0.3), (0.2, 1.0)])
+def test_critical_norm_matches_formula(alpha, beta):
+    logits, target = _case()
+    loss = SupervoxelLoss(alpha=alpha, beta=beta, critical_norm="critical")
+    value = float(loss(logits, target))
+    k = beta * loss.last_critical["fn"].double() + (1 - beta) * loss.last_critical["fp"].double()
+    assert k.sum() > 0  # the random case has critical voxels, so the two modes differ
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    expected = (1 - alpha) * bce.mean() + alpha * (k * bce).sum() / k.sum()
+    assert value == pytest.approx(float(expected), rel=1e-5)
+    paper = float(SupervoxelLoss(alpha=alpha, beta=beta)(logits, target))
+    assert paper == pytest.approx(float(((1 - alpha) * bce + alpha * k * bce).mean()), rel=1e-5)
+    assert value > paper  # rare critical voxels weigh far more when averaged over themselves
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_critical_norm_reductions_agree_with_voxel_map(reduction):
+    logits, target = _case()
+    value = SupervoxelLoss(critical_norm="critical", reduction=reduction)(logits, target)
+    voxel_map = SupervoxelLoss(critical_norm="critical", reduction="none")(logits, target)
+    expected = voxel_map.mean() if reduction == "mean" else voxel_map.sum()
+    assert float(value) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_critical_norm_without_critical_voxels_equals_paper():
+    target = torch.zeros(1, 1, 8, 8, 8)
+    target[0, 0, 2:6, 2:6, 2:6] = 1
+    logits = (target * 8 - 4).requires_grad_()  # perfect prediction: no error, no critical voxel
+    a = SupervoxelLoss(critical_norm="critical")(logits, target)
+    b = SupervoxelLoss()(logits, target)
+    assert float(a) == pytest.approx(float(b))
+    a.backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_critical_norm_bad_option():
+    with pytest.raises(ValueError, match="critical_norm must be 'voxels' or 'critical'"):
+        SupervoxelLoss(critical_norm="batch")
