@@ -81,25 +81,33 @@ def _pair_images_and_labels(dataset_dir: Path) -> list[tuple[str, Path, Path]]:
 
 
 def create_datalist(
-    dataset_dir: str | os.PathLike, num_validation: int | None = None, seed: int = 0, overwrite: bool = False
+    dataset_dir: str | os.PathLike,
+    num_validation: int | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    num_test: int | None = None,
 ) -> Path:
     """Write ``dataset.json`` for the user's own data in ``dataset_dir/images`` + ``dataset_dir/labels``.
 
     Images and labels are paired by file name (``images/X_0000.nii.gz`` also pairs with ``labels/X.nii.gz``).
-    The cases are split into ``"training"`` and ``"validation"`` deterministically (a permutation of the sorted
-    names drawn with ``seed``); there is no ``"test"`` list. A single case is used for both lists.
+    The cases are split into ``"training"``, ``"validation"`` and (with ``num_test``) ``"test"`` deterministically
+    (a permutation of the sorted names drawn with ``seed``: validation first, then test). The test cases are held
+    out: no bundle trains on them or selects a checkpoint on them (the bundles select on validation and their
+    ``evaluate.json`` reports the test list). A single case is used for both training and validation.
 
     Args:
         dataset_dir: the folder holding ``images/`` and ``labels/``.
         num_validation: number of validation cases (default: a fifth, at least one when there are >= 2 cases).
         seed: seed of the split.
         overwrite: replace an existing ``dataset.json``.
+        num_test: number of held-out test cases (default: a fifth, at least one when there are >= 3 cases;
+            0: no ``"test"`` list).
 
     Returns:
         the path of ``dataset.json``.
 
     Raises:
-        ValueError: when there are no pairs, unmatched files, or a bad ``num_validation``.
+        ValueError: when there are no pairs, unmatched files, or a bad ``num_validation`` / ``num_test``.
         FileExistsError: when ``dataset.json`` exists and ``overwrite`` is False.
 
     Example:
@@ -110,8 +118,8 @@ def create_datalist(
         ...     _ = save_nifti(np.zeros((4, 4, 4), np.float32), root / "images" / f"{name}.nii.gz", (1, 1, 1))
         ...     _ = save_nifti(np.zeros((4, 4, 4), np.uint8), root / "labels" / f"{name}.nii.gz", (1, 1, 1))
         >>> data = json.loads(create_datalist(root).read_text())
-        >>> len(data["training"]), len(data["validation"])
-        (2, 1)
+        >>> len(data["training"]), len(data["validation"]), len(data["test"])
+        (1, 1, 1)
     """
     root = Path(dataset_dir)
     target = root / DATALIST_NAME
@@ -122,16 +130,24 @@ def create_datalist(
         raise ValueError(f"{root}: no NIfTI image/label pairs found in images/ and labels/.")
     n = len(pairs)
     n_val = (max(1, n // 5) if n >= 2 else 0) if num_validation is None else int(num_validation)
+    n_test = (max(1, n // 5) if n >= 3 else 0) if num_test is None else int(num_test)
     if not 0 <= n_val < n:
         raise ValueError(f"num_validation must be in [0, {n - 1}] for {n} cases, got {num_validation!r}.")
+    if n_test < 0 or n - n_val - n_test < 1:
+        raise ValueError(
+            f"num_test={num_test!r} leaves no training case: {n} cases, {n_val} for validation; "
+            f"num_test must be in [0, {n - n_val - 1}]."
+        )
     order = np.random.default_rng(seed).permutation(n)
     val_index = set(order[:n_val].tolist())
+    test_index = set(order[n_val : n_val + n_test].tolist())
     entries = [
         {"image": image.relative_to(root).as_posix(), "label": label.relative_to(root).as_posix()}
         for _, image, label in pairs
     ]
-    training = [e for i, e in enumerate(entries) if i not in val_index]
+    training = [e for i, e in enumerate(entries) if i not in val_index and i not in test_index]
     validation = [e for i, e in enumerate(entries) if i in val_index]
+    test = [e for i, e in enumerate(entries) if i in test_index]
     if n == 1:
         logger.warning("%s holds a single labelled case: it is used for both training and validation.", root)
         validation = list(training)
@@ -146,9 +162,17 @@ def create_datalist(
         "training": training,
         "validation": validation,
     }
+    if test:
+        datalist["numTest"] = len(test)
+        datalist["test"] = test
     path = write_json_atomic(datalist, target)
     logger.info(
-        "wrote %s for the user data in %s (%d training, %d validation)", path, root, len(training), len(validation)
+        "wrote %s for the user data in %s (%d training, %d validation, %d test)",
+        path,
+        root,
+        len(training),
+        len(validation),
+        len(test),
     )
     return path
 
@@ -179,7 +203,13 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def ensure_dataset(
-    dataset_dir: str | os.PathLike, kind: str = "neuron", num_volumes: int = 12, size: int = 96, seed: int = 0
+    dataset_dir: str | os.PathLike,
+    kind: str = "neuron",
+    num_volumes: int = 12,
+    size: int = 96,
+    seed: int = 0,
+    num_validation: int | None = None,
+    num_test: int | None = None,
 ) -> Path:
     """The datalist of ``dataset_dir``: the user's, one written for the user's files, or built-in data made there.
 
@@ -188,7 +218,7 @@ def ensure_dataset(
       size 96) and their ``dataset.json`` is returned;
     - a folder with ``dataset.json``: it is used as is (after checking it is a datalist);
     - NIfTI files in ``images/`` and ``labels/`` with matching names but no datalist: a ``dataset.json``
-      is written for them (see :func:`create_datalist`, deterministic training/validation split);
+      is written for them (see :func:`create_datalist`, deterministic training/validation/test split);
     - anything else: ``ValueError``.
 
     Safe to call from several processes at once (e.g. torchrun ranks): they take a lock on the folder and
@@ -200,6 +230,9 @@ def ensure_dataset(
         num_volumes: number of built-in volumes (a fifth, at least one, for validation and for test).
         size: edge length of the built-in volumes.
         seed: seed of the built-in data and of the split of user data.
+        num_validation: validation cases (default: a fifth, at least one).
+        num_test: held-out test cases (default: a fifth, at least one; 0 for none). Every built-in case has its
+            own generator seed, so test volumes are never seen in training.
 
     Returns:
         the absolute path of ``dataset.json``, for ``monai.data.load_decathlon_datalist``.
@@ -237,19 +270,29 @@ def ensure_dataset(
                 size,
                 seed,
             )
-            return _generate_into(root, kind, num_volumes, size, seed)
+            return _generate_into(root, kind, num_volumes, size, seed, num_validation, num_test)
         if _nifti_files(root / "images") and (root / "labels").is_dir():
             logger.info("no dataset.json in %s: writing one for the images/ + labels/ found there", root)
-            return create_datalist(root, seed=seed)
+            return create_datalist(root, num_validation=num_validation, seed=seed, num_test=num_test)
         shown = ", ".join(entries[:8]) + (", ..." if len(entries) > 8 else "")
         raise ValueError(f"cannot use {root} as a dataset folder (it holds: {shown}); {_EXPECTED.format(kind=kind)}.")
 
 
-def _generate_into(root: Path, kind: str, num_volumes: int, size: int, seed: int) -> Path:
+def _generate_into(
+    root: Path, kind: str, num_volumes: int, size: int, seed: int, num_validation: int | None, num_test: int | None
+) -> Path:
     """Generate in a hidden temporary folder, then move it in place (``dataset.json`` last)."""
     staging = Path(tempfile.mkdtemp(prefix=".monai_topo-generating-", dir=root))
     try:
-        make_dataset(kind, staging, num_volumes=num_volumes, size=size, seed=seed)
+        make_dataset(
+            kind,
+            staging,
+            num_volumes=num_volumes,
+            size=size,
+            seed=seed,
+            num_validation=num_validation,
+            num_test=num_test,
+        )
         names = sorted(p.name for p in staging.iterdir() if p.name != DATALIST_NAME)
         for name in [*names, DATALIST_NAME]:
             os.replace(staging / name, root / name)

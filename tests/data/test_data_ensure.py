@@ -56,9 +56,10 @@ def test_user_data_gets_a_datalist(tmp_path, caplog):
     assert "writing one for the images/ + labels/" in caplog.text
     assert not (tmp_path / "instances").exists()  # nothing generated
     data = json.loads(path.read_text())
-    assert (len(data["training"]), len(data["validation"])) == (5, 1)
+    assert (len(data["training"]), len(data["validation"]), len(data["test"])) == (4, 1, 1)
     items = load_decathlon_datalist(path, data_list_key="training")
     items += load_decathlon_datalist(path, data_list_key="validation")
+    items += load_decathlon_datalist(path, data_list_key="test")
     assert sorted(Path(i["image"]).name for i in items) == [f"{n}.nii.gz" for n in names]
     for item in items:
         assert Path(item["image"]).name == Path(item["label"]).name and Path(item["label"]).is_file()
@@ -66,6 +67,21 @@ def test_user_data_gets_a_datalist(tmp_path, caplog):
     first = path.read_text()
     path.unlink()
     assert create_datalist(tmp_path).read_text() == first
+
+
+@pytest.mark.parametrize("num_test,expected", [(0, (4, 2, 0)), (3, (1, 2, 3))])
+def test_user_data_test_split(tmp_path, num_test, expected):
+    _user_data(tmp_path, [f"case{i}" for i in range(6)])
+    data = json.loads(ensure_dataset(tmp_path, "neuron", num_validation=2, num_test=num_test).read_text())
+    assert (len(data["training"]), len(data["validation"]), len(data.get("test", []))) == expected
+    held_out = {e["image"] for e in data["validation"] + data.get("test", [])}
+    assert not held_out & {e["image"] for e in data["training"]}
+
+
+def test_user_data_test_split_leaves_training(tmp_path):
+    _user_data(tmp_path, [f"case{i}" for i in range(4)])
+    with pytest.raises(ValueError, match="num_test=3 leaves no training case"):
+        create_datalist(tmp_path, num_validation=1, num_test=3)
 
 
 def test_user_data_nnunet_names(tmp_path):
