@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import torch
 from monai.utils import MetricReduction
-from skimage.morphology import skeletonize
 
 from monai_topo.metrics.utils import (
     TopologyCumulativeMetric,
@@ -16,28 +15,9 @@ from monai_topo.metrics.utils import (
     prepare_metric_inputs,
     to_output_tensor,
 )
+from monai_topo.topology.skeleton import skeleton
 
 __all__ = ["CenterlineDiceMetric", "centerline_dice", "compute_centerline_dice", "skeleton"]
-
-
-def skeleton(mask: np.ndarray) -> np.ndarray:
-    """Skeleton of a binary 2D or 3D mask (scikit-image: Zhang's method in 2D, Lee's in 3D).
-
-    A non-empty object can thin away completely (e.g. a ``2 x 2 x 2`` cube); the mask itself is then used as
-    its skeleton, so the skeleton of a non-empty mask is never empty.
-
-    Example:
-        >>> tube = np.zeros((5, 9), bool); tube[1:4, 1:8] = True
-        >>> int(skeleton(tube).sum()), int((skeleton(tube) & ~tube).sum())
-        (6, 0)
-        >>> int(skeleton(np.ones((2, 2, 2), bool)).sum())  # thins away completely: the mask is kept
-        8
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        return np.zeros_like(mask)
-    skel = skeletonize(mask).astype(bool)
-    return skel if skel.any() else mask.copy()
 
 
 def centerline_dice(pred: np.ndarray, target: np.ndarray) -> float:

@@ -24,6 +24,7 @@ from monai_topo.topology.persistence import (
     compute_persistence,
     compute_persistence_batch,
 )
+from monai_topo.topology.skeleton import skeleton, tube_footprint, tubed_skeleton, tubed_skeletons
 from monai_topo.topology.validation import check_binary_mask, check_image
 
 __all__ = [
@@ -48,5 +49,9 @@ __all__ = [
     "label_components",
     "patch_slices",
     "resolve_connectivity",
+    "skeleton",
     "target_objects",
+    "tube_footprint",
+    "tubed_skeleton",
+    "tubed_skeletons",
 ]
