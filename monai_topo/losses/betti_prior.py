@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from monai.utils import LossReduction
 
-from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
+from monai_topo.losses.persistence import DiagramPoints, ItemResult, PersistenceLossBase, WorkItem
 from monai_topo.topology.matching import betti_prior_selection
+from monai_topo.topology.validation import renamed_arguments
 
 __all__ = ["BettiPriorLoss", "refine_with_betti_prior"]
 
@@ -78,25 +79,26 @@ class BettiPriorLoss(PersistenceLossBase):
     2D left-ventricle myocardium ``(1, 1)``).
 
     Example:
-        >>> loss = BettiPriorLoss(betti=(1, 1), sigmoid=True)
+        >>> loss = BettiPriorLoss(betti=(1, 1))  # logits in (sigmoid by default)
         >>> x = torch.randn(2, 1, 32, 32, requires_grad=True)
         >>> loss(x).backward()
     """
 
     requires_target = False
 
+    @renamed_arguments(threshold="min_persistence")
     def __init__(
         self,
         betti: Prior | Sequence[Prior] | None = None,
         include_background: bool = True,
         to_onehot_y: bool = False,
-        sigmoid: bool = False,
+        sigmoid: bool | None = None,
         softmax: bool = False,
         other_act: Callable | None = None,
         reduction: LossReduction | str = LossReduction.MEAN,
         max_bars: int | None = None,
         connectivity: int | None = None,
-        threshold: float = 0.0,
+        min_persistence: float = 0.0,
         num_workers: int | None = None,
         essential_death: str = "zero",
     ) -> None:
@@ -108,11 +110,14 @@ class BettiPriorLoss(PersistenceLossBase):
                 ``(1, 0)`` in 2D, ``(1, 0, 0)`` in 3D.
             include_background: if False, channel 0 (background) is excluded.
             to_onehot_y: accepted for the uniform MONAI vocabulary; without a target it has no effect.
-            sigmoid, softmax, other_act: activation of the input, as ``monai.losses.DiceLoss``.
-            reduction: ``"none"`` (a ``(B, C)`` tensor), ``"mean"`` or ``"sum"``.
+            sigmoid: ``None`` (default): the input holds logits and a sigmoid is applied, unless ``softmax`` or
+                ``other_act`` is given; ``False``: the input holds probabilities in [0, 1].
+            softmax, other_act: activation of the input, as ``monai.losses.DiceLoss``.
+            reduction: ``"none"`` (a ``(B, C, 1, ..., 1)`` tensor, as ``DiceLoss``), ``"mean"`` or ``"sum"``.
             max_bars: cap on the number of bars in the second sum (the reference code uses 20); ``None`` for all.
             connectivity: foreground connectivity, ``None``/8/26 (T-construction, default) or 4/6.
-            threshold: bars with persistence ``<= threshold`` are ignored.
+            min_persistence: bars with persistence ``<= min_persistence`` are ignored. (Was ``threshold``,
+                deprecated.)
             num_workers: threads (default: one per CPU core).
             essential_death: ``"zero"`` (default) or ``"min"``, see :mod:`monai_topo.losses.persistence`.
 
@@ -129,7 +134,7 @@ class BettiPriorLoss(PersistenceLossBase):
             other_act=other_act,
             reduction=reduction,
             connectivity=connectivity,
-            threshold=threshold,
+            min_persistence=min_persistence,
             num_workers=num_workers,
             essential_death=essential_death,
         )
@@ -139,9 +144,9 @@ class BettiPriorLoss(PersistenceLossBase):
         ):
             raise ValueError(f"max_bars must be None or a non-negative int, got {max_bars!r}.")
         self.max_bars = None if max_bars is None else int(max_bars)
-        self._priors: tuple[tuple[int | None, ...], ...] = ()
 
-    def _channel_priors(self, channels: int, ndim: int) -> tuple[tuple[int | None, ...], ...]:
+    def _channel_context(self, channels: int, ndim: int) -> tuple[tuple[int | None, ...], ...]:
+        """The prior of each channel (after background removal); it travels with the work items."""
         if self.betti is None:
             return ((1,) + (0,) * (ndim - 1),) * channels
         per_channel = isinstance(self.betti[0], tuple)
@@ -162,21 +167,26 @@ class BettiPriorLoss(PersistenceLossBase):
             target: ignored (the prior replaces it); accepted so that ``loss(pred, label)`` works.
 
         Returns:
-            the reduced loss, or a ``(B, C)`` tensor with ``reduction="none"``.
+            the reduced loss, or a ``(B, C, 1, ..., 1)`` tensor with ``reduction="none"``.
 
         Raises:
-            ValueError: for a bad input shape or a prior that does not fit the input.
+            ValueError: for a bad input shape, logits with ``sigmoid=False``, or a prior that does not fit the input.
         """
-        if isinstance(input, torch.Tensor) and input.ndim in (4, 5):
-            channels = input.shape[1] - (0 if self.include_background or input.shape[1] == 1 else 1)
-            self._priors = self._channel_priors(channels, input.ndim - 2)
         return self._run(input, None)
 
-    def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
-        prior = self._priors[item.c]
+    def check_inputs(self, input: torch.Tensor, target: torch.Tensor | None = None) -> None:
+        """The checks of :meth:`forward` (input, activation, prior against the channels), without the loss."""
+        super().check_inputs(input, None)
+        channels = input.shape[1] - (0 if self.include_background or input.shape[1] == 1 else 1)
+        self._channel_context(channels, input.ndim - 2)
+
+    def _process_item(
+        self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]
+    ) -> ItemResult:
+        prior = item.context
         dims = tuple(k for k, v in enumerate(prior) if v is not None)
         if not dims:
-            return DiagramPoints.concatenate([], 0), np.zeros(0, bool), 0
+            return ItemResult(DiagramPoints.concatenate([], 0), np.zeros(0, bool), 0.0)
         points = self._diagram_points(pred, item, dims)
         rows, keep, missing = [], [], 0
         for k in dims:
@@ -185,23 +195,19 @@ class BettiPriorLoss(PersistenceLossBase):
             rows += [in_dim[sel.keep], in_dim[sel.remove]]
             keep += [np.ones(sel.keep.shape[0], bool), np.zeros(sel.remove.shape[0], bool)]
             missing += sel.missing
-        return points.select(np.concatenate(rows)), np.concatenate(keep), missing
+        return ItemResult(points.select(np.concatenate(rows)), np.concatenate(keep), float(missing))
 
     def _item_losses(
         self, p_flat: torch.Tensor, items: Sequence[WorkItem], results: Sequence[Any], num_items: int
     ) -> torch.Tensor:
-        points = DiagramPoints.concatenate([r[0] for r in results], 0)
-        keep = torch.as_tensor(np.concatenate([r[1] for r in results]), device=p_flat.device)
-        births, deaths = self._gather(p_flat, points)
-        length = births - deaths
-        cost = torch.where(keep, (1.0 - length) ** 2, length**2)
-        run_items = [it.item for it in items]
-        per_item = self._segment_sum(cost, run_items, [len(r[1]) for r in results], num_items)
-        constant = np.zeros(num_items)
-        np.add.at(constant, run_items, [float(r[2]) for r in results])
-        return per_item + torch.as_tensor(constant, dtype=per_item.dtype, device=per_item.device)
+        def cost(births: torch.Tensor, deaths: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+            length = births - deaths
+            return torch.where(keep, (1.0 - length) ** 2, length**2)
+
+        return self._flagged_item_losses(p_flat, items, results, num_items, cost)
 
 
+@renamed_arguments(threshold="min_persistence")
 def refine_with_betti_prior(
     prediction: torch.Tensor,
     betti: Prior | Sequence[Prior] | None = None,
@@ -215,7 +221,7 @@ def refine_with_betti_prior(
     include_background: bool = True,
     max_bars: int | None = None,
     connectivity: int | None = None,
-    threshold: float = 0.0,
+    min_persistence: float = 0.0,
     num_workers: int | None = None,
 ) -> torch.Tensor:
     """Test-time refinement (Clough et al.): optimise an output map to satisfy a Betti prior, staying close to it.
@@ -248,7 +254,8 @@ def refine_with_betti_prior(
         sigmoid: per-channel sigmoid activation (default).
         softmax: softmax over channels instead (multi-class maps).
         include_background: whether channel 0 gets a prior (set False with softmax maps and a background channel).
-        max_bars, connectivity, threshold, num_workers: as :class:`BettiPriorLoss`.
+        max_bars, connectivity, min_persistence, num_workers: as :class:`BettiPriorLoss` (``threshold`` is the
+            deprecated name of ``min_persistence``).
 
     Returns:
         the refined map, detached, in the representation of ``prediction``, on its device and dtype.
@@ -279,7 +286,7 @@ def refine_with_betti_prior(
         reduction="sum",
         max_bars=max_bars,
         connectivity=connectivity,
-        threshold=threshold,
+        min_persistence=min_persistence,
         num_workers=num_workers,
     )
     dtype = prediction.dtype if prediction.dtype in (torch.float32, torch.float64) else torch.float32

@@ -2,8 +2,8 @@
 
 Every such loss runs the same loop, implemented once here:
 
-1. MONAI input handling (:func:`monai_topo.losses.utils.prepare_prediction_and_target`): activation, one-hot
-   target, background removal, shape checks. Half-precision logits are cast to float32 first.
+1. MONAI input handling (:class:`monai_topo.losses.base.TopologyLoss`): activation, one-hot target, background
+   removal, shape checks, activation/input mismatch. Half-precision logits are cast to float32 first.
 2. A detached CPU view of the probabilities (and target); each work item converts only its own window to
    float64 numpy, so random patches never copy the whole volume.
 3. Work items = sample x channel x window (the whole image, tiles, or seeded random patches). Each item's
@@ -11,11 +11,12 @@ Every such loss runs the same loop, implemented once here:
 4. The items return *flat indices* of critical voxels into ``p.reshape(-1)`` plus constants; the loss gathers
    ``p.reshape(-1)[index]`` once, on the original device, and evaluates a closed form, so autograd delivers a
    sparse gradient to exactly the critical voxels (no custom backward).
-5. Per-item sums give a ``(B, C)`` tensor, reduced like MONAI (:func:`monai_topo.losses.utils.reduce_per_item`).
+5. Per-item sums give a ``(B, C)`` tensor, reduced like MONAI (:func:`monai_topo.losses.utils.reduce_per_item`;
+   ``reduction="none"`` gives ``(B, C, 1, ..., 1)`` as ``DiceLoss``).
 
 Essential features. A 2D/3D image has one essential class (dimension 0: the component that never dies).
 ``essential_death="zero"`` (default) gives it the death value 0, the end of the superlevel filtration of a
-probability map (``shared/design/algorithms.md`` section 0); the death is then a constant with no gradient and
+probability map (``docs/algorithms.md``, "Conventions"); the death is then a constant with no gradient and
 the point is ``(max p, 0)``. This keeps a correct prediction of a patch that lies entirely inside the object
 (target diagram ``{(1, 0)}``) at zero loss. ``essential_death="min"`` uses the image minimum instead (the
 finite death of :func:`monai_topo.topology.compute_persistence`, at the argmin voxel, which then receives a
@@ -24,7 +25,6 @@ gradient); a constant map then has no feature at all.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,18 +32,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import MetaTensor
 from monai.utils import LossReduction
-from torch.nn.modules.loss import _Loss
 
-from monai_topo.losses.utils import check_loss_options, prepare_prediction_and_target, reduce_per_item
+from monai_topo.losses.base import TopologyLoss
+from monai_topo.losses.utils import reduce_per_item
 from monai_topo.topology import compute_persistence, patch_slices
 from monai_topo.topology.matching import normalize_locations
+from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers
 
-__all__ = ["ESSENTIAL_DEATHS", "DiagramPoints", "PersistenceLossBase", "WorkItem"]
+__all__ = ["ESSENTIAL_DEATHS", "DiagramPoints", "ItemResult", "PersistenceLossBase", "WorkItem"]
 
 ESSENTIAL_DEATHS = ("zero", "min")
-_CONNECTIVITIES = (None, 4, 6, 8, 26)
 
 Window = tuple[slice, ...]
 
@@ -58,6 +57,8 @@ class WorkItem:
         window: the slices of the spatial window.
         offset: flat index of voxel ``(b, c, 0, ..., 0)`` in ``p.reshape(-1)``.
         spatial_shape: spatial shape of the full map.
+        context: per-call data of channel ``c`` the loss needs in :meth:`PersistenceLossBase._process_item`
+            (e.g. the Betti prior of the channel); ``None`` when the loss has none.
     """
 
     item: int
@@ -66,6 +67,7 @@ class WorkItem:
     window: Window
     offset: int
     spatial_shape: tuple[int, ...]
+    context: Any = None
 
     def global_index(self, local_coords: np.ndarray) -> np.ndarray:
         """Flat indices into ``p.reshape(-1)`` of window-local voxel coordinates ``(n, ndim)``."""
@@ -122,6 +124,22 @@ class DiagramPoints:
         )
 
 
+@dataclass(frozen=True)
+class ItemResult:
+    """What one work item of the Hu and Betti-prior losses returns: points, one flag per point, a constant.
+
+    Attributes:
+        points: the diagram points the loss acts on.
+        flags: per point, ``True`` when it is pulled to the perfect corner (matched / wanted), ``False`` when it
+            is pushed to the diagonal.
+        constant: the part of the item's loss with no gradient (target points left without a partner).
+    """
+
+    points: DiagramPoints
+    flags: np.ndarray
+    constant: float
+
+
 def _check_dims(dims: Sequence[int] | int | None) -> tuple[int, ...] | None:
     if dims is None:
         return None
@@ -138,7 +156,7 @@ def _check_dims(dims: Sequence[int] | int | None) -> tuple[int, ...] | None:
     return out
 
 
-class PersistenceLossBase(_Loss):
+class PersistenceLossBase(TopologyLoss):
     """Base of the persistence-diagram losses: input handling, work items, thread pool, gather, reduction.
 
     Subclasses implement :meth:`_process_item` (numpy, runs on the thread pool) and :meth:`_item_losses`
@@ -150,43 +168,30 @@ class PersistenceLossBase(_Loss):
     :meth:`set_random_state` to restart the sequence (or re-seed); ``seed=None`` draws from OS entropy.
     """
 
-    requires_target: bool = True
-
     def __init__(
         self,
         include_background: bool = True,
         to_onehot_y: bool = False,
-        sigmoid: bool = False,
+        sigmoid: bool | None = None,
         softmax: bool = False,
         other_act: Callable | None = None,
         reduction: LossReduction | str = LossReduction.MEAN,
         dims: Sequence[int] | int | None = None,
         connectivity: int | None = None,
-        threshold: float = 0.0,
+        min_persistence: float = 0.0,
         patch_size: int | Sequence[int] | None = None,
         num_patches: int | None = None,
         seed: int | None = 0,
         num_workers: int | None = None,
         essential_death: str = "zero",
     ) -> None:
-        super().__init__(reduction=LossReduction(reduction).value)
-        check_loss_options(sigmoid, softmax, other_act)
-        self.include_background = bool(include_background)
-        self.to_onehot_y = bool(to_onehot_y)
-        self.sigmoid = bool(sigmoid)
-        self.softmax = bool(softmax)
-        self.other_act = other_act
+        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.dims = _check_dims(dims)
-        if connectivity not in _CONNECTIVITIES:
-            raise ValueError(
-                f"connectivity must be None (default: 8 in 2D, 26 in 3D), 8/26 (T-construction) or 4/6 "
-                f"(V-construction), got {connectivity!r}."
-            )
-        self.connectivity = connectivity
-        threshold = float(threshold)
-        if not np.isfinite(threshold) or threshold < 0:
-            raise ValueError(f"threshold (minimum persistence) must be a finite number >= 0, got {threshold}.")
-        self.threshold = threshold
+        self.connectivity = check_connectivity(connectivity)
+        min_persistence = float(min_persistence)
+        if not np.isfinite(min_persistence) or min_persistence < 0:
+            raise ValueError(f"min_persistence must be a finite number >= 0, got {min_persistence}.")
+        self.min_persistence = min_persistence
         if patch_size is not None:
             sizes = (patch_size,) if isinstance(patch_size, (int, np.integer)) else tuple(patch_size)
             if not sizes or any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
@@ -203,9 +208,7 @@ class PersistenceLossBase(_Loss):
                 raise ValueError(f"num_patches must be None (tile the image) or a positive int, got {num_patches!r}.")
         self.patch_size = patch_size
         self.num_patches = None if num_patches is None else int(num_patches)
-        if num_workers is not None and (not isinstance(num_workers, (int, np.integer)) or num_workers < 1):
-            raise ValueError(f"num_workers must be None (one per CPU core) or a positive int, got {num_workers!r}.")
-        self.num_workers = num_workers
+        self.num_workers = check_num_workers(num_workers)
         if essential_death not in ESSENTIAL_DEATHS:
             raise ValueError(f"essential_death must be one of {ESSENTIAL_DEATHS}, got {essential_death!r}.")
         self.essential_death = essential_death
@@ -222,70 +225,23 @@ class PersistenceLossBase(_Loss):
 
     def extra_repr(self) -> str:
         return (
-            f"dims={self.dims}, connectivity={self.connectivity}, threshold={self.threshold}, "
+            f"dims={self.dims}, connectivity={self.connectivity}, min_persistence={self.min_persistence}, "
             f"patch_size={self.patch_size}, num_patches={self.num_patches}, reduction={self.reduction!r}"
         )
 
     # ------------------------------------------------------------------ forward pipeline
     def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Activation / one-hot / background removal; half precision is computed in float32.
-
-        Without ``sigmoid`` / ``softmax`` the (activated) prediction must lie in ``[0, 1]``: a ``ValueError`` otherwise,
-        as in :class:`monai_topo.losses.SupervoxelLoss` (persistence of logits is not the loss's contract).
-        """
-        # MetaTensor (MONAI's pipelines) -> plain tensors, keeping the graph: every torch op on a MetaTensor goes
-        # through __torch_function__, which makes the many small gathers of this loss much slower
-        if isinstance(input, MetaTensor):
-            input = input.as_tensor()
-        if isinstance(target, MetaTensor):
-            target = target.as_tensor()
-        if isinstance(input, torch.Tensor) and input.dtype in (torch.float16, torch.bfloat16):
-            input = input.float()
-        if target is None:
-            if isinstance(input, torch.Tensor) and input.ndim in (4, 5):
-                dummy = torch.zeros((1,) * input.ndim, device=input.device).expand(input.shape)
-            else:
-                dummy = input
-            p, _ = prepare_prediction_and_target(
-                input,
-                dummy,
-                include_background=self.include_background,
-                to_onehot_y=False,
-                sigmoid=self.sigmoid,
-                softmax=self.softmax,
-                other_act=self.other_act,
-            )
-            t = None
-        else:
-            p, t = prepare_prediction_and_target(
-                input,
-                target,
-                include_background=self.include_background,
-                to_onehot_y=self.to_onehot_y,
-                sigmoid=self.sigmoid,
-                softmax=self.softmax,
-                other_act=self.other_act,
-            )
+        """Checks and activation (:meth:`TopologyLoss._prepare`); the prediction is computed in float32 at least."""
+        p, t = self._prepare(input, target)
         if p.dtype in (torch.float16, torch.bfloat16):
             p = p.float()
-        if not (self.sigmoid or self.softmax):  # probabilities given directly, or made by other_act
-            lo, hi = float(p.detach().min()), float(p.detach().max())
-            if lo < -1e-6 or hi > 1 + 1e-6:
-                raise ValueError(
-                    f"{type(self).__name__} needs probabilities in [0, 1] when sigmoid=False and softmax=False, found "
-                    f"values in [{lo:.4g}, {hi:.4g}]: pass logits with sigmoid=True or softmax=True, or an other_act "
-                    "that maps to [0, 1]."
-                )
         return p, t
 
     def _resolve_dims(self, ndim: int) -> tuple[int, ...]:
         dims = tuple(range(ndim)) if self.dims is None else self.dims
         if max(dims) > ndim - 1:
             raise ValueError(f"dims={dims} is invalid for {ndim}D images: homology dimensions go up to {ndim - 1}.")
-        if self.connectivity is not None:
-            valid = (8, 4) if ndim == 2 else (26, 6)
-            if self.connectivity not in valid:
-                raise ValueError(f"connectivity={self.connectivity} is not valid in {ndim}D, use one of {valid}.")
+        check_connectivity(self.connectivity, ndim)
         return dims
 
     def _windows(self, spatial_shape: tuple[int, ...], batch: int) -> list[list[Window]]:
@@ -299,7 +255,8 @@ class PersistenceLossBase(_Loss):
         seeds = self._rng.integers(0, 2**63 - 1, size=batch)
         return [patch_slices(spatial_shape, self.patch_size, self.num_patches, int(s)) for s in seeds]
 
-    def _work_items(self, shape: tuple[int, ...]) -> list[WorkItem]:
+    def _work_items(self, shape: tuple[int, ...], context: Sequence[Any] | None = None) -> list[WorkItem]:
+        """Work items of a ``(B, C, *spatial)`` map; ``context[c]`` (if given) travels with channel ``c``'s items."""
         batch, channels, spatial = shape[0], shape[1], tuple(int(s) for s in shape[2:])
         n_vox = int(np.prod(spatial))
         windows = self._windows(spatial, batch)
@@ -307,13 +264,13 @@ class PersistenceLossBase(_Loss):
         for b in range(batch):
             for c in range(channels):
                 item = b * channels + c
-                items.extend(WorkItem(item, b, c, w, item * n_vox, spatial) for w in windows[b])
+                ctx = None if context is None else context[c]
+                items.extend(WorkItem(item, b, c, w, item * n_vox, spatial, ctx) for w in windows[b])
         return items
 
     def _map(self, fn: Callable[[WorkItem], Any], items: Sequence[WorkItem]) -> list[Any]:
         """``[fn(item) for item in items]`` on a thread pool, in order."""
-        workers = self.num_workers if self.num_workers is not None else (os.cpu_count() or 1)
-        workers = min(workers, len(items))
+        workers = resolve_num_workers(self.num_workers, len(items))
         if workers <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -322,13 +279,13 @@ class PersistenceLossBase(_Loss):
     def _diagram_points(
         self, values: np.ndarray, item: WorkItem, dims: tuple[int, ...], with_locations: bool = False
     ) -> DiagramPoints:
-        """Superlevel diagram of ``values`` (one window), restricted to ``dims`` and persistence > threshold."""
+        """Superlevel diagram of ``values`` (one window), restricted to ``dims`` and persistence > min_persistence."""
         dgm = compute_persistence(values, filtration="superlevel", connectivity=self.connectivity, maxdim=max(dims))
         keep = np.isin(dgm.dims, dims)
         deaths = dgm.deaths.copy()
         fixed = dgm.essential & (self.essential_death == "zero")
         deaths[fixed] = 0.0
-        keep &= (dgm.births - deaths) > self.threshold
+        keep &= (dgm.births - deaths) > self.min_persistence
         rows = np.flatnonzero(keep)
         return DiagramPoints(
             dims=dgm.dims[rows],
@@ -379,7 +336,7 @@ class PersistenceLossBase(_Loss):
         # float64 copies are made per window: with patches, never of the whole volume
         p_cpu = p.detach().cpu()
         t_cpu = None if t is None else t.detach().cpu()
-        items = self._work_items(tuple(p.shape))
+        items = self._work_items(tuple(p.shape), self._channel_context(p.shape[1], p.ndim - 2))
 
         def work(item: WorkItem) -> Any:
             index = (item.b, item.c, *item.window)
@@ -393,9 +350,31 @@ class PersistenceLossBase(_Loss):
         per_item = self._item_losses(p_flat, items, results, batch * channels)
         # keep the graph connected even when no item has a feature (loss.backward() must work)
         per_item = per_item + p_flat[:1].sum() * 0.0
-        return reduce_per_item(per_item.reshape(batch, channels), self.reduction)
+        return reduce_per_item(per_item.reshape(batch, channels), self.reduction, p.ndim - 2)
+
+    def _flagged_item_losses(
+        self,
+        p_flat: torch.Tensor,
+        items: Sequence[WorkItem],
+        results: Sequence[ItemResult],
+        num_items: int,
+        cost: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """Per-item sums of ``cost(births, deaths, flags)`` over the results' points, plus their constants."""
+        points = DiagramPoints.concatenate([r.points for r in results], 0)
+        flags = torch.as_tensor(np.concatenate([r.flags for r in results]), device=p_flat.device)
+        births, deaths = self._gather(p_flat, points)
+        run_items = [it.item for it in items]
+        per_item = self._segment_sum(cost(births, deaths, flags), run_items, [len(r.flags) for r in results], num_items)
+        constant = np.zeros(num_items)
+        np.add.at(constant, run_items, [float(r.constant) for r in results])
+        return per_item + torch.as_tensor(constant, dtype=per_item.dtype, device=per_item.device)
 
     # ------------------------------------------------------------------ subclass hooks
+    def _channel_context(self, channels: int, ndim: int) -> Sequence[Any] | None:
+        """Per-channel data for this call, carried by the work items (:attr:`WorkItem.context`); none by default."""
+        return None
+
     def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
         """Numpy work of one item (thread pool): diagrams and matching. Returns what :meth:`_item_losses` needs."""
         raise NotImplementedError

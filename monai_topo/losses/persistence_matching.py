@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from monai.utils import LossReduction
 
-from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
+from monai_topo.losses.persistence import ItemResult, PersistenceLossBase, WorkItem
 from monai_topo.topology import betti_numbers
 from monai_topo.topology.matching import HU_MATCHING_METHODS, hu_matching
+from monai_topo.topology.validation import renamed_arguments
 
 __all__ = ["PersistenceMatchingLoss"]
 
@@ -46,22 +47,23 @@ class PersistenceMatchingLoss(PersistenceLossBase):
     Reference: Hu, Li, Samaras, Chen, "Topology-Preserving Deep Image Segmentation", NeurIPS 2019.
 
     Example:
-        >>> loss = PersistenceMatchingLoss(sigmoid=True, patch_size=32, num_patches=4)
+        >>> loss = PersistenceMatchingLoss(patch_size=32, num_patches=4)  # logits in (sigmoid by default)
         >>> x = torch.randn(2, 1, 48, 48, requires_grad=True); y = (torch.rand(2, 1, 48, 48) > 0.5).float()
         >>> loss(x, y).backward()
     """
 
+    @renamed_arguments(threshold="min_persistence")
     def __init__(
         self,
         include_background: bool = True,
         to_onehot_y: bool = False,
-        sigmoid: bool = False,
+        sigmoid: bool | None = None,
         softmax: bool = False,
         other_act: Callable | None = None,
         reduction: LossReduction | str = LossReduction.MEAN,
         dims: Sequence[int] | int | None = None,
         connectivity: int | None = None,
-        threshold: float = 0.0,
+        min_persistence: float = 0.0,
         matching: str = "persistence",
         patch_size: int | Sequence[int] | None = None,
         num_patches: int | None = None,
@@ -73,15 +75,17 @@ class PersistenceMatchingLoss(PersistenceLossBase):
         Args:
             include_background: if False, channel 0 (background) is excluded.
             to_onehot_y: convert a ``B 1 ...`` label target to one-hot with ``input.shape[1]`` classes.
-            sigmoid: apply a sigmoid to the input (logits -> probabilities).
+            sigmoid: ``None`` (default): the input holds logits and a sigmoid is applied, unless ``softmax`` or
+                ``other_act`` is given; ``False``: the input holds probabilities in [0, 1].
             softmax: apply a softmax over channels.
             other_act: another activation callable, e.g. ``torch.tanh`` (must map to [0, 1]).
-            reduction: ``"none"`` (a ``(B, C)`` tensor), ``"mean"`` or ``"sum"`` over samples and channels.
+            reduction: ``"none"`` (a ``(B, C, 1, ..., 1)`` tensor, as ``DiceLoss``), ``"mean"`` or ``"sum"`` over
+                samples and channels.
             dims: homology dimensions to match (default all: 0, 1 in 2D; 0, 1, 2 in 3D).
             connectivity: foreground connectivity, ``None``/8/26 (T-construction, default) or 4/6; the same is
                 used for the target's Betti numbers.
-            threshold: prediction points with persistence ``<= threshold`` are ignored (neither matched nor
-                pushed); 0 keeps every point.
+            min_persistence: prediction points with persistence ``<= min_persistence`` are ignored (neither
+                matched nor pushed); 0 keeps every point. (Was ``threshold``, deprecated.)
             matching: ``"persistence"`` (Hu's code: the most persistent points are matched), ``"corner"``
                 (closest to ``(1, 0)``) or ``"wasserstein"`` (exact W2 optimum; weak points may stay unmatched).
             patch_size: ``None`` for the whole image, or a window size (int or per-axis tuple; clipped to the
@@ -106,7 +110,7 @@ class PersistenceMatchingLoss(PersistenceLossBase):
             reduction=reduction,
             dims=dims,
             connectivity=connectivity,
-            threshold=threshold,
+            min_persistence=min_persistence,
             patch_size=patch_size,
             num_patches=num_patches,
             seed=seed,
@@ -124,28 +128,22 @@ class PersistenceMatchingLoss(PersistenceLossBase):
             target: ``B C H W [D]`` binary (one-hot) or ``B 1 H W [D]`` labels with ``to_onehot_y=True``.
 
         Returns:
-            the reduced loss, or a ``(B, C)`` tensor with ``reduction="none"``.
+            the reduced loss, or a ``(B, C, 1, ..., 1)`` tensor with ``reduction="none"``.
 
         Raises:
             ValueError: for mismatched shapes, non-finite values, a target that is not binary (after the one-hot
-                conversion) or options invalid for the input's dimension.
+                conversion), logits with ``sigmoid=False``, or options invalid for the input's dimension.
         """
-        if target is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss."
-            )
         return self._run(input, target)
 
-    def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        p, t = super()._activate(input, target)
-        if t is not None and not bool(((t == 0) | (t == 1)).all()):
-            values = torch.unique(t.detach()[(t != 0) & (t != 1)])[:5].tolist()
+    def _check_target(self, target: torch.Tensor) -> None:
+        if not bool(((target == 0) | (target == 1)).all()):
+            values = torch.unique(target.detach()[(target != 0) & (target != 1)])[:5].tolist()
             raise ValueError(
                 f"{type(self).__name__} needs a binary (0/1, one-hot) target, found values such as {values}; threshold a "
                 "soft target first (target > 0.5), pass class labels with to_onehot_y=True, or use "
                 "SpatialAwareMatchingLoss, which accepts soft targets."
             )
-        return p, t
 
     def _process_item(self, pred: np.ndarray, target: np.ndarray | None, item: WorkItem, dims: tuple[int, ...]) -> Any:
         points = self._diagram_points(pred, item, dims)
@@ -163,16 +161,12 @@ class PersistenceMatchingLoss(PersistenceLossBase):
                 missing += max(int(betti[k]) - rows.shape[0], 0)
             else:
                 missing += int(betti[k]) - m.shape[0]
-        return points, matched, missing
+        return ItemResult(points, matched, missing / 2.0)
 
     def _item_losses(
         self, p_flat: torch.Tensor, items: Sequence[WorkItem], results: Sequence[Any], num_items: int
     ) -> torch.Tensor:
-        points = DiagramPoints.concatenate([r[0] for r in results], 0)
-        matched = torch.as_tensor(np.concatenate([r[1] for r in results]), device=p_flat.device)
-        births, deaths = self._gather(p_flat, points)
-        cost = torch.where(matched, (births - 1.0) ** 2 + deaths**2, (births - deaths) ** 2 / 2.0)
-        per_item = self._segment_sum(cost, [it.item for it in items], [len(r[0].dims) for r in results], num_items)
-        constant = np.zeros(num_items)
-        np.add.at(constant, [it.item for it in items], [r[2] / 2.0 for r in results])
-        return per_item + torch.as_tensor(constant, dtype=per_item.dtype, device=per_item.device)
+        def cost(births: torch.Tensor, deaths: torch.Tensor, matched: torch.Tensor) -> torch.Tensor:
+            return torch.where(matched, (births - 1.0) ** 2 + deaths**2, (births - deaths) ** 2 / 2.0)
+
+        return self._flagged_item_losses(p_flat, items, results, num_items, cost)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,35 @@ from monai.utils import LossReduction
 from monai_topo.losses.persistence import DiagramPoints, PersistenceLossBase, WorkItem
 from monai_topo.topology import compute_persistence
 from monai_topo.topology.matching import normalize_locations, spatial_aware_matching
+from monai_topo.topology.validation import renamed_arguments
 
 __all__ = ["SpatialAwareMatchingLoss"]
+
+
+@dataclass(frozen=True)
+class _SATItem:
+    """What one work item of :class:`SpatialAwareMatchingLoss` returns (numpy, from the thread pool).
+
+    Attributes:
+        pairs: prediction points transported to target points (one row per plan entry).
+        target_births, target_deaths: the partner target point of each row of ``pairs``.
+        pair_weights: plan mass times spatial factor of each row of ``pairs``.
+        diagonal: prediction points transported to the diagonal.
+        diagonal_weights: plan mass of each row of ``diagonal``.
+        constant: cost of target points sent to the diagonal (no gradient).
+        num_points: prediction points after the ``min_persistence`` cut.
+        num_points_in_ot: those that entered an optimal transport after pruning.
+    """
+
+    pairs: DiagramPoints
+    target_births: np.ndarray
+    target_deaths: np.ndarray
+    pair_weights: np.ndarray
+    diagonal: DiagramPoints
+    diagonal_weights: np.ndarray
+    constant: float
+    num_points: int
+    num_points_in_ot: int
 
 
 def _safe_norm(dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
@@ -64,22 +92,23 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
     Reference: "Topology-Preserving Image Segmentation with Spatial-Aware Persistent Feature Matching", ICCV 2025.
 
     Example:
-        >>> loss = SpatialAwareMatchingLoss(sigmoid=True)
+        >>> loss = SpatialAwareMatchingLoss()  # logits in (sigmoid by default)
         >>> x = torch.randn(2, 1, 32, 32, requires_grad=True); y = (torch.rand(2, 1, 32, 32) > 0.5).float()
         >>> loss(x, y).backward()
     """
 
+    @renamed_arguments(threshold="min_persistence")
     def __init__(
         self,
         include_background: bool = True,
         to_onehot_y: bool = False,
-        sigmoid: bool = False,
+        sigmoid: bool | None = None,
         softmax: bool = False,
         other_act: Callable | None = None,
         reduction: LossReduction | str = LossReduction.MEAN,
         dims: Sequence[int] | int | None = None,
         connectivity: int | None = None,
-        threshold: float = 0.0,
+        min_persistence: float = 0.0,
         prune_factor: float | None = 2.0,
         prune_min: int = 64,
         candidates_per_target: int = 32,
@@ -93,11 +122,14 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
     ) -> None:
         """
         Args:
-            include_background, to_onehot_y, sigmoid, softmax, other_act: as ``monai.losses.DiceLoss``.
-            reduction: ``"none"`` (a ``(B, C)`` tensor), ``"mean"`` or ``"sum"``.
+            include_background, to_onehot_y, softmax, other_act: as ``monai.losses.DiceLoss``.
+            sigmoid: ``None`` (default): the input holds logits and a sigmoid is applied, unless ``softmax`` or
+                ``other_act`` is given; ``False``: the input holds probabilities in [0, 1].
+            reduction: ``"none"`` (a ``(B, C, 1, ..., 1)`` tensor, as ``DiceLoss``), ``"mean"`` or ``"sum"``.
             dims: homology dimensions (default all: 0, 1 in 2D; 0, 1, 2 in 3D).
             connectivity: foreground connectivity, ``None``/8/26 (T-construction, default) or 4/6.
-            threshold: points (of prediction and target) with persistence ``<= threshold`` are ignored.
+            min_persistence: points (of prediction and target) with persistence ``<= min_persistence`` are
+                ignored. (Was ``threshold``, deprecated.)
             prune_factor: ``K`` per target point for the pruning (``None``: exact OT on all points).
             prune_min: floor added to ``K``.
             candidates_per_target: spatially cheapest candidates kept per target point (exact if ``>= m``).
@@ -119,7 +151,7 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
             reduction=reduction,
             dims=dims,
             connectivity=connectivity,
-            threshold=threshold,
+            min_persistence=min_persistence,
             patch_size=patch_size,
             num_patches=num_patches,
             seed=seed,
@@ -139,7 +171,7 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
         self.min_factor = float(min_factor)
         self.max_factor = float(max_factor)
         #: statistics of the last forward call, summed over items and dimensions: ``"points"`` (prediction points
-        #: after the threshold) and ``"points_in_ot"`` (those that entered an OT after pruning; dimensions without
+        #: after the ``min_persistence`` cut) and ``"points_in_ot"`` (those that entered an OT after pruning; dimensions without
         #: target points need no OT).
         self.last_num_points: dict[str, int] = {}
 
@@ -150,28 +182,21 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
             target: ``B C H W [D]`` (binary or soft) or ``B 1 H W [D]`` labels with ``to_onehot_y=True``.
 
         Returns:
-            the reduced loss, or a ``(B, C)`` tensor with ``reduction="none"``.
+            the reduced loss, or a ``(B, C, 1, ..., 1)`` tensor with ``reduction="none"``.
 
         Raises:
             ValueError: for mismatched shapes, non-finite values, target values outside [0, 1] (after the one-hot
-                conversion) or options invalid for the input's dimension.
+                conversion), logits with ``sigmoid=False``, or options invalid for the input's dimension.
         """
-        if target is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a target; BettiPriorLoss is the label-free topological loss."
-            )
         return self._run(input, target)
 
-    def _activate(self, input: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        p, t = super()._activate(input, target)
-        if t is not None:
-            lo, hi = float(t.detach().min()), float(t.detach().max())
-            if lo < 0.0 or hi > 1.0:
-                raise ValueError(
-                    f"{type(self).__name__} needs a binary or soft target in [0, 1], found values in [{lo:.4g}, "
-                    f"{hi:.4g}]; pass class labels with to_onehot_y=True (and a multi-channel input)."
-                )
-        return p, t
+    def _check_target(self, target: torch.Tensor) -> None:
+        lo, hi = float(target.detach().min()), float(target.detach().max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{type(self).__name__} needs a binary or soft target in [0, 1], found values in [{lo:.4g}, "
+                f"{hi:.4g}]; pass class labels with to_onehot_y=True (and a multi-channel input)."
+            )
 
     def _target_points(self, target: np.ndarray, dims: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Diagram of the target, computed on the bounding box of ``target > min(target)`` plus a one-voxel margin.
@@ -196,7 +221,7 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
         deaths = dgm.deaths.copy()
         if self.essential_death == "zero":
             deaths[dgm.essential] = 0.0
-        keep = np.isin(dgm.dims, dims) & ((dgm.births - deaths) > self.threshold)
+        keep = np.isin(dgm.dims, dims) & ((dgm.births - deaths) > self.min_persistence)
         points = np.stack([dgm.births[keep], deaths[keep]], axis=1)
         coords = dgm.birth_coords[keep] + np.array([w.start for w in window], np.int64)
         return dgm.dims[keep], points, normalize_locations(coords, target.shape)
@@ -230,15 +255,16 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
             tp = t_points[cols[res.target_diagonal]]
             constant += float(np.sum(res.target_diagonal_weight * np.abs(tp[:, 0] - tp[:, 1]))) / math.sqrt(2.0)
         cat = np.concatenate
-        return (
-            points.select(cat(pair_rows)),
-            cat(pair_tb),
-            cat(pair_td),
-            cat(pair_w),
-            points.select(cat(diag_rows)),
-            cat(diag_w),
-            constant,
-            (len(points.dims), kept),
+        return _SATItem(
+            pairs=points.select(cat(pair_rows)),
+            target_births=cat(pair_tb),
+            target_deaths=cat(pair_td),
+            pair_weights=cat(pair_w),
+            diagonal=points.select(cat(diag_rows)),
+            diagonal_weights=cat(diag_w),
+            constant=constant,
+            num_points=len(points.dims),
+            num_points_in_ot=kept,
         )
 
     def _item_losses(
@@ -251,21 +277,22 @@ class SpatialAwareMatchingLoss(PersistenceLossBase):
         def const(arrays: list[np.ndarray]) -> torch.Tensor:
             return torch.as_tensor(np.concatenate(arrays), dtype=dtype, device=device)
 
-        pair_points = DiagramPoints.concatenate([r[0] for r in results], ndim)
+        pair_points = DiagramPoints.concatenate([r.pairs for r in results], ndim)
         b, d = self._gather(p_flat, pair_points)
-        tb, td, w = const([r[1] for r in results]), const([r[2] for r in results]), const([r[3] for r in results])
-        pair_cost = w * _safe_norm(b - tb, d - td)
-        per_item = self._segment_sum(pair_cost, run_items, [len(r[1]) for r in results], num_items)
+        tb, td = const([r.target_births for r in results]), const([r.target_deaths for r in results])
+        pair_cost = const([r.pair_weights for r in results]) * _safe_norm(b - tb, d - td)
+        per_item = self._segment_sum(pair_cost, run_items, [len(r.target_births) for r in results], num_items)
 
-        diag_points = DiagramPoints.concatenate([r[4] for r in results], ndim)
+        diag_points = DiagramPoints.concatenate([r.diagonal for r in results], ndim)
         b, d = self._gather(p_flat, diag_points)
-        diag_cost = const([r[5] for r in results]) * torch.abs(b - d) / math.sqrt(2.0)
-        per_item = per_item + self._segment_sum(diag_cost, run_items, [len(r[5]) for r in results], num_items)
+        diag_cost = const([r.diagonal_weights for r in results]) * torch.abs(b - d) / math.sqrt(2.0)
+        diag_lengths = [len(r.diagonal_weights) for r in results]
+        per_item = per_item + self._segment_sum(diag_cost, run_items, diag_lengths, num_items)
 
         constant = np.zeros(num_items)
-        np.add.at(constant, run_items, [r[6] for r in results])
+        np.add.at(constant, run_items, [r.constant for r in results])
         self.last_num_points = {
-            "points": int(sum(r[7][0] for r in results)),
-            "points_in_ot": int(sum(r[7][1] for r in results)),
+            "points": int(sum(r.num_points for r in results)),
+            "points_in_ot": int(sum(r.num_points_in_ot for r in results)),
         }
         return per_item + torch.as_tensor(constant, dtype=dtype, device=device)

@@ -13,26 +13,104 @@ import torch
 from monai.networks import one_hot
 from monai.utils import LossReduction
 
+from monai_topo.topology.validation import check_spatial_ndim
+
 __all__ = [
+    "activate",
+    "check_activation_input",
     "check_logits",
     "check_loss_inputs",
-    "check_loss_options",
+    "prepare_prediction",
     "prepare_prediction_and_target",
+    "check_probabilities",
     "reduce_per_item",
+    "resolve_activation",
 ]
 
 
-def check_loss_options(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:
-    """Reject incompatible activation options the way ``DiceLoss`` does.
+def resolve_activation(sigmoid: bool | None, softmax: bool, other_act: Callable | None) -> bool:
+    """The one activation default of every monai_topo loss; returns the resolved ``sigmoid``.
+
+    ``sigmoid=None`` (the default of every loss) means ``True`` unless ``softmax`` or ``other_act`` is given: the
+    input holds logits. ``sigmoid=False`` with no other activation means the input already holds probabilities.
+
+    Args:
+        sigmoid: ``True``, ``False`` or ``None`` (the default above).
+        softmax: softmax over the channels.
+        other_act: another activation callable.
+
+    Returns:
+        whether a sigmoid is applied.
 
     Raises:
         TypeError: when ``other_act`` is not callable.
-        ValueError: when more than one of ``sigmoid``, ``softmax``, ``other_act`` is set.
+        ValueError: when more than one of ``sigmoid=True``, ``softmax=True``, ``other_act`` is set (as ``DiceLoss``).
+
+    Example:
+        >>> resolve_activation(None, False, None), resolve_activation(None, True, None)
+        (True, False)
     """
     if other_act is not None and not callable(other_act):
         raise TypeError(f"other_act must be None or callable but is {type(other_act).__name__}.")
-    if int(sigmoid) + int(softmax) + int(other_act is not None) > 1:
+    if sigmoid is None:
+        sigmoid = not softmax and other_act is None
+    if int(bool(sigmoid)) + int(bool(softmax)) + int(other_act is not None) > 1:
         raise ValueError("Incompatible values: more than 1 of [sigmoid=True, softmax=True, other_act is not None].")
+    return bool(sigmoid)
+
+
+def check_activation_input(
+    input: torch.Tensor, *, sigmoid: bool, softmax: bool, other_act: Callable | None, owner: str
+) -> None:
+    """Catch an input that does not match the activation options, before any topology is computed.
+
+    - No activation (``sigmoid=False``, no ``softmax`` / ``other_act``): the input must hold probabilities in
+      ``[0, 1]``; values outside are logits, a ``ValueError`` that says to use ``sigmoid=True`` (the default).
+    - ``sigmoid`` or ``softmax``: the input should hold logits; a non-constant input that lies entirely in
+      ``[0, 1]`` looks like probabilities (a network that already applies its activation) and gets a
+      ``UserWarning`` (logits can lie in ``[0, 1]``, so this is not an error).
+
+    Args:
+        input: the raw ``B C H W [D]`` input of the loss.
+        sigmoid, softmax, other_act: the loss's resolved activation options.
+        owner: the loss's name, for the messages.
+
+    Raises:
+        ValueError: for values outside ``[0, 1]`` when probabilities are expected.
+    """
+    if other_act is not None:
+        return  # checked on the activated values, see check_probabilities
+    with torch.no_grad():
+        low, high = (float(v) for v in torch.aminmax(input.detach().float()))
+    if not (sigmoid or softmax):
+        if low < -1e-6 or high > 1.0 + 1e-6:
+            raise ValueError(
+                f"{owner}(sigmoid=False) expects probabilities in [0, 1], but the input has values in "
+                f"[{low:.4g}, {high:.4g}]: these look like logits. Use sigmoid=True (the default) or softmax=True, "
+                "or apply the activation before the loss."
+            )
+    elif low >= 0.0 and high <= 1.0 and low < high:
+        option = "sigmoid=True" if sigmoid else "softmax=True"
+        warnings.warn(
+            f"{owner}({option}) expects logits, but the input lies in [{low:.4g}, {high:.4g}]: if these are already "
+            "probabilities, pass sigmoid=False (and no softmax) so that they are not activated twice.",
+            stacklevel=3,
+        )
+
+
+def check_probabilities(p: torch.Tensor, owner: str) -> None:
+    """Check that ``other_act`` produced probabilities in ``[0, 1]``.
+
+    Raises:
+        ValueError: for values outside ``[0, 1]``.
+    """
+    with torch.no_grad():
+        low, high = (float(v) for v in torch.aminmax(p.detach().float()))
+    if low < -1e-6 or high > 1.0 + 1e-6:
+        raise ValueError(
+            f"{owner} needs probabilities in [0, 1], but other_act produced values in [{low:.4g}, {high:.4g}]: "
+            "use an other_act that maps to [0, 1], or sigmoid=True / softmax=True."
+        )
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -58,6 +136,7 @@ def check_logits(input: torch.Tensor, name: str = "input") -> None:
         raise TypeError(f"{name} must hold floating-point logits, got dtype {input.dtype}.")
     if input.ndim not in (4, 5):
         raise ValueError(f"{name} must have shape B C H W (2D) or B C H W D (3D), got {tuple(input.shape)}.")
+    check_spatial_ndim(input.ndim - 2, name)
     if input.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(input.shape)}).")
     if not all_finite(input):
@@ -111,6 +190,58 @@ def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_on
         raise ValueError(f"ground truth has different shape ({target.shape}) from input ({input.shape})")
 
 
+def activate(
+    input: torch.Tensor, *, sigmoid: bool = False, softmax: bool = False, other_act: Callable | None = None
+) -> torch.Tensor:
+    """Apply the activation options to checked logits, as ``DiceLoss`` does (keeps the autograd graph).
+
+    Example:
+        >>> activate(torch.zeros(1, 1, 2, 2), sigmoid=True).flatten().tolist()
+        [0.5, 0.5, 0.5, 0.5]
+    """
+    if sigmoid:
+        input = torch.sigmoid(input)
+    if softmax:
+        if input.shape[1] == 1:
+            warnings.warn("single channel prediction, `softmax=True` ignored.", stacklevel=4)
+        else:
+            input = torch.softmax(input, 1)
+    if other_act is not None:
+        input = other_act(input)
+    return input
+
+
+def _drop_background(tensor: torch.Tensor, include_background: bool) -> torch.Tensor:
+    if include_background:
+        return tensor
+    if tensor.shape[1] == 1:
+        warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=4)
+        return tensor
+    return tensor[:, 1:]
+
+
+def prepare_prediction(
+    input: torch.Tensor,
+    *,
+    include_background: bool = True,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable | None = None,
+) -> torch.Tensor:
+    """Checks, activation and background removal of a prediction without a target (e.g. a Betti prior).
+
+    Raises:
+        ValueError / TypeError: for wrong shapes, dtypes or non-finite logits.
+
+    Example:
+        >>> prepare_prediction(torch.zeros(2, 3, 8, 8), softmax=True, include_background=False).shape
+        torch.Size([2, 2, 8, 8])
+    """
+    check_logits(input)
+    p = activate(input, sigmoid=sigmoid, softmax=softmax, other_act=other_act)
+    return _drop_background(p, include_background)
+
+
 def prepare_prediction_and_target(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -142,50 +273,45 @@ def prepare_prediction_and_target(
         (torch.Size([2, 2, 8, 8]), torch.Size([2, 2, 8, 8]))
     """
     check_loss_inputs(input, target, to_onehot_y=to_onehot_y)
-
     n_pred_ch = input.shape[1]
-    if sigmoid:
-        input = torch.sigmoid(input)
-    if softmax:
-        if n_pred_ch == 1:
-            warnings.warn("single channel prediction, `softmax=True` ignored.", stacklevel=3)
-        else:
-            input = torch.softmax(input, 1)
-    if other_act is not None:
-        input = other_act(input)
-
+    input = activate(input, sigmoid=sigmoid, softmax=softmax, other_act=other_act)
     if to_onehot_y:
         if n_pred_ch == 1:
             warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
         else:
             target = one_hot(target, num_classes=n_pred_ch)  # labels checked by check_loss_inputs
-
-    if not include_background:
-        if n_pred_ch == 1:
-            warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
-        else:
-            target = target[:, 1:]
-            input = input[:, 1:]
-
+    if not include_background and n_pred_ch == 1:
+        warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
+    elif not include_background:
+        input, target = input[:, 1:], target[:, 1:]
     if target.shape != input.shape:
         raise ValueError(f"ground truth has different shape ({target.shape}) from input ({input.shape})")
     return input, target
 
 
-def reduce_per_item(loss: torch.Tensor, reduction: str, batch: bool = False) -> torch.Tensor:
+def reduce_per_item(loss: torch.Tensor, reduction: str, spatial_ndim: int) -> torch.Tensor:
     """Reduce a ``(B, C)`` tensor of per-sample, per-channel losses per MONAI's ``reduction``.
 
-    ``reduction="none"`` returns ``(B, C, 1, ..)`` broadcastable like ``DiceLoss`` does (spatial dims of
-    size 1), unless ``batch=True``, where the batch was already summed and ``(C,)`` is returned.
+    ``reduction="none"`` returns ``(B, C, 1, ..., 1)`` with ``spatial_ndim`` trailing axes of size 1, the shape
+    ``monai.losses.DiceLoss(reduction="none")`` returns, so that per-item losses add up with it.
 
     Args:
-        loss: ``(B, C)`` tensor (or ``(C,)`` when ``batch=True``).
+        loss: ``(B, C)`` tensor.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
-        batch: whether the batch dimension was already merged.
+        spatial_ndim: number of spatial dimensions of the input (2 or 3).
+
+    Example:
+        >>> reduce_per_item(torch.ones(2, 3), "none", 3).shape
+        torch.Size([2, 3, 1, 1, 1])
     """
     reduction = LossReduction(reduction).value
     if reduction == LossReduction.MEAN.value:
         return loss.mean()
     if reduction == LossReduction.SUM.value:
         return loss.sum()
-    return loss
+    return loss.reshape(tuple(loss.shape[:2]) + (1,) * spatial_ndim)
+
+
+def check_loss_options(sigmoid: bool | None, softmax: bool, other_act: Callable | None) -> None:
+    """Deprecated internal alias of :func:`resolve_activation` (kept while ``supervoxel.py`` moves over)."""
+    resolve_activation(sigmoid, softmax, other_act)

@@ -1,6 +1,6 @@
 """One connectivity convention for every loss and metric of monai_topo.
 
-Two cubical constructions exist for a voxel image (see ``shared/design/algorithms.md``, section 0):
+Two cubical constructions exist for a voxel image (see ``docs/algorithms.md``, "Conventions"):
 
 - **T-construction** (voxels are top cells, ``cripser.computePH_T``): foreground is 8-connected in 2D and
   26-connected in 3D; the background is 4 / 6-connected. This is the default, as in cc3d and most papers.
@@ -12,12 +12,14 @@ Users name the construction by the *foreground* connectivity they want (``connec
 
 from __future__ import annotations
 
+from monai_topo.topology.validation import CONNECTIVITIES, check_connectivity
+
 __all__ = ["Connectivity", "resolve_connectivity", "foreground_connectivity", "background_connectivity"]
 
 Connectivity = int | None
 
-_T_FOREGROUND = {2: 8, 3: 26}
-_V_FOREGROUND = {2: 4, 3: 6}
+_T_FOREGROUND = {ndim: pair[0] for ndim, pair in CONNECTIVITIES.items()}
+_V_FOREGROUND = {ndim: pair[1] for ndim, pair in CONNECTIVITIES.items()}
 
 
 def resolve_connectivity(connectivity: Connectivity, ndim: int) -> str:
@@ -38,16 +40,8 @@ def resolve_connectivity(connectivity: Connectivity, ndim: int) -> str:
         >>> resolve_connectivity(None, 3), resolve_connectivity(6, 3), resolve_connectivity(8, 2)
         ('T', 'V', 'T')
     """
-    if ndim not in (2, 3):
-        raise ValueError(f"monai_topo works on 2D and 3D images, got {ndim} spatial dimensions.")
-    if connectivity is None or connectivity == _T_FOREGROUND[ndim]:
-        return "T"
-    if connectivity == _V_FOREGROUND[ndim]:
-        return "V"
-    raise ValueError(
-        f"connectivity={connectivity!r} is not supported in {ndim}D: use {_T_FOREGROUND[ndim]} (default, "
-        f"T-construction) or {_V_FOREGROUND[ndim]} (V-construction)."
-    )
+    connectivity = check_connectivity(connectivity, ndim)
+    return "V" if connectivity == _V_FOREGROUND[ndim] else "T"
 
 
 def foreground_connectivity(connectivity: Connectivity, ndim: int) -> int:

@@ -1,10 +1,176 @@
-"""Input checks shared by the topology core: clear errors before anything reaches C++ code."""
+"""Input and option checks shared by the whole package: clear errors before anything reaches C++ code.
+
+One helper per concept, used by the topology core, the losses, the metrics and the CLI:
+
+- :func:`check_image`, :func:`check_binary_mask`: numpy images;
+- :func:`check_spatial_ndim`: 2D or 3D images only;
+- :func:`check_connectivity`: the ``connectivity`` option (``None``, 4 / 8 in 2D, 6 / 26 in 3D);
+- :func:`check_num_workers`, :func:`resolve_num_workers`: the ``num_workers`` option of every threaded function;
+- :func:`renamed_arguments`: keep an old argument name working for one release, with a ``DeprecationWarning``.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
 
-__all__ = ["check_image", "check_binary_mask"]
+__all__ = [
+    "CONNECTIVITIES",
+    "check_binary_mask",
+    "check_connectivity",
+    "check_image",
+    "check_num_workers",
+    "check_spatial_ndim",
+    "renamed_arguments",
+    "resolve_num_workers",
+]
+
+#: foreground connectivities per number of spatial dimensions: ``(T-construction, V-construction)``.
+CONNECTIVITIES: dict[int, tuple[int, int]] = {2: (8, 4), 3: (26, 6)}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_spatial_ndim(ndim: int, name: str = "the image") -> int:
+    """Return ``ndim`` after checking that it is 2 or 3 (the spatial dimensions monai_topo supports).
+
+    Args:
+        ndim: number of spatial dimensions (without batch and channel).
+        name: what has ``ndim`` dimensions, for the error message.
+
+    Raises:
+        ValueError: when ``ndim`` is not 2 or 3.
+
+    Example:
+        >>> check_spatial_ndim(3)
+        3
+    """
+    if ndim not in (2, 3):
+        raise ValueError(f"monai_topo works on 2D and 3D images, {name} has {ndim} spatial dimensions.")
+    return int(ndim)
+
+
+def check_connectivity(connectivity: Any, ndim: int | None = None) -> int | None:
+    """Validate a foreground ``connectivity`` option and return it as ``int`` (or ``None``).
+
+    Args:
+        connectivity: ``None`` (default: 8 in 2D, 26 in 3D, the T-construction), 8 / 26 (T-construction) or
+            4 / 6 (V-construction). Must be an ``int`` (``8.0`` and ``True`` are rejected).
+        ndim: number of spatial dimensions, when known: the connectivity must then fit it (4 / 8 in 2D,
+            6 / 26 in 3D). ``None`` checks the value only (e.g. in a constructor).
+
+    Returns:
+        ``connectivity`` as a Python ``int``, or ``None``.
+
+    Raises:
+        ValueError: for a value that is not ``None``, 4, 6, 8 or 26, or that does not fit ``ndim``.
+
+    Example:
+        >>> check_connectivity(None), check_connectivity(6, 3)
+        (None, 6)
+    """
+    if connectivity is not None:
+        valid = sorted(c for pair in CONNECTIVITIES.values() for c in pair)
+        if isinstance(connectivity, (bool, np.bool_)) or not isinstance(connectivity, (int, np.integer)):
+            raise ValueError(
+                f"connectivity must be None (default: 8 in 2D, 26 in 3D) or one of {valid} as an int, "
+                f"got {connectivity!r}."
+            )
+        if int(connectivity) not in valid:
+            raise ValueError(
+                f"connectivity must be None (default: 8 in 2D, 26 in 3D), 8 / 26 (T-construction) or 4 / 6 "
+                f"(V-construction), got {connectivity!r}."
+            )
+        connectivity = int(connectivity)
+    if ndim is not None:
+        check_spatial_ndim(ndim)
+        if connectivity is not None and connectivity not in CONNECTIVITIES[ndim]:
+            t, v = CONNECTIVITIES[ndim]
+            raise ValueError(
+                f"connectivity={connectivity!r} is not supported in {ndim}D: use {t} (default, T-construction) "
+                f"or {v} (V-construction)."
+            )
+    return connectivity
+
+
+def check_num_workers(num_workers: Any) -> int | None:
+    """Validate a ``num_workers`` option: ``None`` (one thread per CPU core) or an int ``>= 0`` (0 and 1: serial).
+
+    Raises:
+        ValueError: for anything else (negative numbers, floats, booleans).
+
+    Example:
+        >>> check_num_workers(None), check_num_workers(0)
+        (None, 0)
+    """
+    if num_workers is not None and (
+        isinstance(num_workers, (bool, np.bool_)) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0
+    ):
+        raise ValueError(
+            f"num_workers must be None (one thread per CPU core) or an int >= 0 (0 or 1: serial), got {num_workers!r}."
+        )
+    return None if num_workers is None else int(num_workers)
+
+
+def resolve_num_workers(num_workers: int | None, num_items: int) -> int:
+    """Number of threads to use for ``num_items`` work items: ``None`` -> CPU cores, capped by ``num_items``.
+
+    Example:
+        >>> resolve_num_workers(8, 3), resolve_num_workers(0, 5)
+        (3, 1)
+    """
+    workers = (os.cpu_count() or 1) if num_workers is None else int(num_workers)
+    return max(1, min(workers, num_items))
+
+
+def renamed_arguments(since: str = "0.2.0", removed: str = "0.3.0", **renames: str) -> Callable[[F], F]:
+    """Decorator: keep old keyword names working for one release, with a ``DeprecationWarning``.
+
+    Args:
+        since: the release that renamed them.
+        removed: the release that will drop the old names.
+        renames: ``old_name="new_name"`` pairs.
+
+    Raises:
+        TypeError: (from the decorated callable) when both the old and the new name are given.
+
+    Example:
+        >>> @renamed_arguments(dim="dims")
+        ... def f(dims=None):
+        ...     return dims
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     f(dim=1)
+        1
+    """
+
+    def decorator(func: F) -> F:
+        owner = func.__qualname__.replace(".__init__", "")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{owner}: pass {new!r} only ({old!r} is its deprecated name).")
+                    warnings.warn(
+                        f"{owner}: the argument {old!r} is deprecated since monai_topo {since} and will be removed in "
+                        f"{removed}; use {new!r}.",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
 
 
 def check_image(values: np.ndarray, name: str = "values", allow_ndim: tuple[int, ...] = (2, 3)) -> np.ndarray:

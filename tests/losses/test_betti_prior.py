@@ -48,7 +48,7 @@ HAND_CASES = [
     [{"betti": (1, 1), "max_bars": 0}, ring_and_spurious_2d(), 0.01 + 0.49],
     [{"betti": (1, None)}, ring_and_spurious_2d(), 0.01 + 0.36],
     [{"betti": (3, 1)}, ring_and_spurious_2d(), 0.01 + 0.16 + 1.0 + 0.49],  # one wanted bar is missing: 1
-    [{"betti": (1, 1), "threshold": 0.5}, ring_and_spurious_2d(), 0.01 + 0.36 + 1.0],  # the loop is ignored
+    [{"betti": (1, 1), "min_persistence": 0.5}, ring_and_spurious_2d(), 0.01 + 0.36 + 1.0],  # the loop is ignored
     [{"betti": (1, 1), "essential_death": "min"}, ring_and_spurious_2d(), 0.04 + 0.36 + 0.49],
     [{"betti": (1, 0, 0)}, broken_tube_3d(), 0.01 + 0.36],
     [{"betti": (2, 0, 0)}, broken_tube_3d(), 0.01 + 0.16],
@@ -61,27 +61,27 @@ HAND_CASES = [
 
 @pytest.mark.parametrize("params, p, expected", HAND_CASES)
 def test_hand_values(params, p, expected):
-    assert float(BettiPriorLoss(**params)(_t(p))) == pytest.approx(expected, abs=1e-12)
+    assert float(BettiPriorLoss(sigmoid=False, **params)(_t(p))) == pytest.approx(expected, abs=1e-12)
 
 
 def test_target_is_ignored_and_per_channel_priors():
     p = _t(ring_and_spurious_2d())
-    loss = BettiPriorLoss((1, 1))
+    loss = BettiPriorLoss((1, 1), sigmoid=False)
     assert float(loss(p, torch.rand(3))) == float(loss(p))
     two = torch.cat([p, p], 1)
-    per_channel = BettiPriorLoss([(1, 1), (1, 0)], reduction="none")(two)
-    assert per_channel.shape == (1, 2)
-    assert per_channel[0].tolist() == pytest.approx([0.86, 0.46])
+    per_channel = BettiPriorLoss([(1, 1), (1, 0)], sigmoid=False, reduction="none")(two)
+    assert per_channel.shape == (1, 2, 1, 1)
+    assert per_channel[0].flatten().tolist() == pytest.approx([0.86, 0.46])
     # include_background=False drops channel 0 before the priors are assigned
     three = torch.cat([p, p, p], 1)
-    out = BettiPriorLoss([(1, 1), (1, 0)], include_background=False, reduction="none")(three)
-    assert out[0].tolist() == pytest.approx([0.86, 0.46])
+    out = BettiPriorLoss([(1, 1), (1, 0)], sigmoid=False, include_background=False, reduction="none")(three)
+    assert out[0].flatten().tolist() == pytest.approx([0.86, 0.46])
     assert BettiPriorLoss.requires_target is False
 
 
 def test_gradient_directions():
     x = _t(ring_and_spurious_2d()).requires_grad_(True)
-    BettiPriorLoss((1, 1))(x).backward()
+    BettiPriorLoss((1, 1), sigmoid=False)(x).backward()
     g = x.grad[0, 0]
     assert float(g[5, 5]) == pytest.approx(2 * 0.6)  # the spurious component's birth is pushed down
     assert float(g[2, 2]) == pytest.approx(2 * 0.7)  # the hole is opened: its death pushed down
@@ -166,14 +166,14 @@ def test_in_a_supervised_wrapper():
 
 def test_no_features():
     z = torch.zeros(1, 1, 6, 6, 6, dtype=torch.float64, requires_grad=True)
-    loss = BettiPriorLoss((0, 0, 0))(z)  # nothing wanted, nothing there
+    loss = BettiPriorLoss((0, 0, 0), sigmoid=False)(z)  # nothing wanted, nothing there
     assert loss.item() == 0.0
     loss.backward()
     assert torch.count_nonzero(z.grad) == 0
-    assert float(BettiPriorLoss((1, 0, 0))(z)) == 1.0  # one wanted component is missing
+    assert float(BettiPriorLoss((1, 0, 0), sigmoid=False)(z)) == 1.0  # one wanted component is missing
     ball = torch.zeros(1, 1, 6, 6, 6, dtype=torch.float64)
     ball[..., 1:5, 1:5, 1:5] = 1.0
-    assert float(BettiPriorLoss((1, 0, 0))(ball)) == 0.0  # perfect
+    assert float(BettiPriorLoss((1, 0, 0), sigmoid=False)(ball)) == 0.0  # perfect
 
 
 ILL_SHAPES = [
@@ -189,7 +189,7 @@ ILL_SHAPES = [
 @pytest.mark.parametrize("params, x", ILL_SHAPES)
 def test_ill_shape(params, x):
     with pytest.raises(ValueError):
-        BettiPriorLoss(**params)(x)
+        BettiPriorLoss(sigmoid=False, **params)(x)
 
 
 ILL_OPTS = [

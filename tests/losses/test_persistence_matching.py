@@ -68,7 +68,7 @@ HAND_CASES = [
     [{"dims": 1}, (ring_filled_2d()[0], np.pad(np.ones((3, 3)), 1)), 0.045],
     # essential matched 0.01; spurious (0.7, 0.1) -> 0.6^2 / 2 and (0.4, 0.1) -> 0.3^2 / 2
     [{}, spurious_2d(), 0.01 + 0.18 + 0.045],
-    [{"threshold": 0.35}, spurious_2d(), 0.01 + 0.18],
+    [{"min_persistence": 0.35}, spurious_2d(), 0.01 + 0.18],
     # the second segment (0.9, 0.3) is unmatched (the essential one is more persistent): 0.6^2 / 2
     [{}, broken_tube_3d(), 0.01 + 0.18],
     # essential_death="min": the essential point is (0.9, 0.1), matched -> 0.01 + 0.01
@@ -83,14 +83,14 @@ HAND_CASES = [
 @pytest.mark.parametrize("params, data, expected", HAND_CASES)
 def test_hand_values(params, data, expected):
     p, y = data
-    loss = PersistenceMatchingLoss(**params)(_t(p), _t(y))
+    loss = PersistenceMatchingLoss(sigmoid=False, **params)(_t(p), _t(y))
     assert float(loss) == pytest.approx(expected, abs=1e-12)
 
 
 def test_hand_gradient_2d():
     p, y = ring_filled_2d()
     x = _t(p).requires_grad_(True)
-    PersistenceMatchingLoss(dims=1)(x, _t(y)).backward()
+    PersistenceMatchingLoss(sigmoid=False, dims=1)(x, _t(y)).backward()
     grad = x.grad[0, 0]
     assert float(grad[2, 2]) == pytest.approx(2 * 0.6)  # the hole voxel is pushed to 0
     assert float(grad.sum() - grad[2, 2]) == pytest.approx(2 * (0.9 - 1.0))  # one ring voxel pushed to 1
@@ -104,8 +104,8 @@ def test_wasserstein_leaves_weak_features():
     p[1, 1] = 0.2
     y = np.zeros((4, 4))
     y[1, 1] = 1
-    hu = PersistenceMatchingLoss(dims=0, essential_death="min")
-    w2 = PersistenceMatchingLoss(dims=0, essential_death="min", matching="wasserstein")
+    hu = PersistenceMatchingLoss(sigmoid=False, dims=0, essential_death="min")
+    w2 = PersistenceMatchingLoss(sigmoid=False, dims=0, essential_death="min", matching="wasserstein")
     assert float(hu(_t(p), _t(y))) == pytest.approx(0.65)
     assert float(w2(_t(p), _t(y))) == pytest.approx(0.005 + 0.5)
 
@@ -135,11 +135,11 @@ def test_batch_invariance_and_reduction():
     x = torch.tensor(rng.normal(0, 2, (3, 2, 10, 10)))
     y = torch.tensor(rng.random((3, 2, 10, 10)) > 0.6, dtype=torch.float64)
     loss_none = PersistenceMatchingLoss(sigmoid=True, reduction="none")(x, y)
-    assert loss_none.shape == (3, 2)
+    assert loss_none.shape == (3, 2, 1, 1)
     items = torch.stack(
         [PersistenceMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)]
     )
-    assert torch.allclose(loss_none.sum(1), items)
+    assert torch.allclose(loss_none.flatten(1).sum(1), items)
     mean = PersistenceMatchingLoss(sigmoid=True)(x, y)
     assert float(mean) == pytest.approx(float(loss_none.mean()))
     assert float(PersistenceMatchingLoss(sigmoid=True, reduction="sum")(x, y)) == pytest.approx(float(loss_none.sum()))
@@ -173,18 +173,18 @@ def test_tiles_and_patches():
 
 def test_no_features_and_perfect_predictions_give_zero():
     z = torch.zeros(2, 1, 8, 8, 8, dtype=torch.float64, requires_grad=True)
-    loss = PersistenceMatchingLoss()(z, torch.zeros_like(z))  # empty prediction, empty target
+    loss = PersistenceMatchingLoss(sigmoid=False)(z, torch.zeros_like(z))  # empty prediction, empty target
     assert loss.item() == 0.0
     loss.backward()
     assert torch.count_nonzero(z.grad) == 0
     for _, y in (ring_filled_2d(), broken_tube_3d(), ball_without_cavity_3d()):
         target = _t(y)
-        assert float(PersistenceMatchingLoss()(target.clone(), target)) == 0.0  # all correct
+        assert float(PersistenceMatchingLoss(sigmoid=False)(target.clone(), target)) == 0.0  # all correct
         for params in ({"patch_size": 3}, {"essential_death": "min"}):
-            assert float(PersistenceMatchingLoss(**params)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
+            assert float(PersistenceMatchingLoss(sigmoid=False, **params)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
     full = torch.ones(1, 1, 6, 6, dtype=torch.float64)  # a window entirely inside the object
-    assert float(PersistenceMatchingLoss(patch_size=3)(full.clone(), full)) == 0.0
-    assert float(PersistenceMatchingLoss(patch_size=3, essential_death="min")(full.clone(), full)) == 0.0
+    assert float(PersistenceMatchingLoss(sigmoid=False, patch_size=3)(full.clone(), full)) == 0.0
+    assert float(PersistenceMatchingLoss(sigmoid=False, patch_size=3, essential_death="min")(full.clone(), full)) == 0.0
 
 
 def test_multiclass_half_precision_and_activations():
@@ -193,7 +193,7 @@ def test_multiclass_half_precision_and_activations():
     labels = torch.tensor(rng.integers(0, 3, (2, 1, 10, 10)))
     loss = PersistenceMatchingLoss(softmax=True, to_onehot_y=True, include_background=False, reduction="none")
     out = loss(x, labels)
-    assert out.shape == (2, 2) and torch.isfinite(out).all()
+    assert out.shape == (2, 2, 1, 1) and torch.isfinite(out).all()
     for dtype in (torch.float16, torch.bfloat16):
         xh = x.to(dtype).requires_grad_(True)
         val = loss(xh, labels)
@@ -227,7 +227,7 @@ def test_metatensor_inputs():
 def test_warnings():
     x = torch.randn(1, 1, 6, 6) * 3
     with pytest.raises(ValueError, match="probabilities"):  # logits without an activation: an error, not a warning
-        PersistenceMatchingLoss()(x, torch.zeros_like(x))
+        PersistenceMatchingLoss(sigmoid=False)(x, torch.zeros_like(x))
     with pytest.warns(UserWarning, match="single channel"):
         PersistenceMatchingLoss(softmax=True)(x, torch.zeros_like(x))
 
@@ -248,16 +248,16 @@ ILL_SHAPES = [
 @pytest.mark.parametrize("params, x, y", ILL_SHAPES)
 def test_ill_shape(params, x, y):
     with pytest.raises(ValueError):
-        PersistenceMatchingLoss(**params)(x, y)
+        PersistenceMatchingLoss(sigmoid=False, **params)(x, y)
 
 
 def test_ill_target():
     with pytest.raises(ValueError, match="target"):
-        PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), None)
+        PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), None)
     with pytest.raises(ValueError, match="binary"):  # soft targets: threshold first, or use SATLoss
-        PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.3))
+        PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.3))
     with pytest.raises(TypeError):
-        PersistenceMatchingLoss()(torch.rand(1, 1, 4, 4), np.zeros((1, 1, 4, 4)))
+        PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), np.zeros((1, 1, 4, 4)))
 
 
 ILL_OPTS = [
@@ -267,12 +267,12 @@ ILL_OPTS = [
     [{"dims": (0, 3)}, ValueError],
     [{"dims": ()}, ValueError],
     [{"connectivity": 5}, ValueError],
-    [{"threshold": -0.1}, ValueError],
+    [{"min_persistence": -0.1}, ValueError],
     [{"matching": "greedy"}, ValueError],
     [{"num_patches": 4}, ValueError],
     [{"patch_size": 0}, ValueError],
     [{"patch_size": 8, "num_patches": 0}, ValueError],
-    [{"num_workers": 0}, ValueError],
+    [{"num_workers": -1}, ValueError],
     [{"essential_death": "inf"}, ValueError],
     [{"seed": 1.5}, ValueError],
 ]

@@ -80,17 +80,17 @@ HAND_CASES = [
 @pytest.mark.parametrize("params, data, expected", HAND_CASES)
 def test_hand_values(params, data, expected):
     p, y = data
-    loss = SpatialAwareMatchingLoss(**params)(_t(p), _t(y))
+    loss = SpatialAwareMatchingLoss(sigmoid=False, **params)(_t(p), _t(y))
     assert float(loss) == pytest.approx(expected, abs=1e-12)
 
 
 def test_spatial_matching_differs_from_hu():
     p, y = two_components_2d()
     x = _t(p).requires_grad_(True)
-    SpatialAwareMatchingLoss()(x, _t(y)).backward()
+    SpatialAwareMatchingLoss(sigmoid=False)(x, _t(y)).backward()
     # the weak left component is grown (birth up), the strong right one is finished (birth up)
     assert float(x.grad[0, 0, 1, 1]) < 0 and float(x.grad[0, 0, 1, 7]) < 0
-    assert float(PersistenceMatchingLoss()(_t(p), _t(y))) == pytest.approx(0.01 + 0.49 + 0.01)
+    assert float(PersistenceMatchingLoss(sigmoid=False)(_t(p), _t(y))) == pytest.approx(0.01 + 0.49 + 0.01)
 
 
 @pytest.mark.parametrize("shape", [(2, 1, 6, 6), (1, 2, 4, 4, 3)])
@@ -141,11 +141,11 @@ def test_batch_invariance_and_reduction():
     x = torch.tensor(rng.normal(0, 2, (3, 2, 10, 10)))
     y = torch.tensor(rng.random((3, 2, 10, 10)) > 0.6, dtype=torch.float64)
     loss_none = SpatialAwareMatchingLoss(sigmoid=True, reduction="none")(x, y)
-    assert loss_none.shape == (3, 2)
+    assert loss_none.shape == (3, 2, 1, 1)
     items = torch.stack(
         [SpatialAwareMatchingLoss(sigmoid=True, reduction="sum")(x[i : i + 1], y[i : i + 1]) for i in range(3)]
     )
-    assert torch.allclose(loss_none.sum(1), items)
+    assert torch.allclose(loss_none.flatten(1).sum(1), items)
     assert float(SpatialAwareMatchingLoss(sigmoid=True)(x, y)) == pytest.approx(float(loss_none.mean()))
     assert torch.equal(SpatialAwareMatchingLoss(sigmoid=True, reduction="none", num_workers=1)(x, y), loss_none)
 
@@ -162,18 +162,18 @@ def test_patches_are_seeded():
 
 def test_no_features_and_perfect_predictions_give_zero():
     z = torch.zeros(2, 1, 6, 6, 6, dtype=torch.float64, requires_grad=True)
-    loss = SpatialAwareMatchingLoss()(z, torch.zeros_like(z))
+    loss = SpatialAwareMatchingLoss(sigmoid=False)(z, torch.zeros_like(z))
     assert loss.item() == 0.0
     loss.backward()
     assert torch.count_nonzero(z.grad) == 0
     for p, y in (ring_2d(), hollow_ball_3d(), broken_tube_3d()):
         for target in (_t(y), _t(p)):  # binary and soft targets
-            assert float(SpatialAwareMatchingLoss()(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
-            assert float(SpatialAwareMatchingLoss(patch_size=3)(target.clone(), target)) == pytest.approx(
+            assert float(SpatialAwareMatchingLoss(sigmoid=False)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
+            assert float(SpatialAwareMatchingLoss(sigmoid=False, patch_size=3)(target.clone(), target)) == pytest.approx(
                 0.0, abs=1e-12
             )
     full = torch.ones(1, 1, 6, 6, dtype=torch.float64)
-    assert float(SpatialAwareMatchingLoss(patch_size=3)(full.clone(), full)) == 0.0
+    assert float(SpatialAwareMatchingLoss(sigmoid=False, patch_size=3)(full.clone(), full)) == 0.0
 
 
 def test_multiclass_and_half_precision():
@@ -182,7 +182,7 @@ def test_multiclass_and_half_precision():
     labels = torch.tensor(rng.integers(0, 3, (2, 1, 10, 10)))
     loss = SpatialAwareMatchingLoss(softmax=True, to_onehot_y=True, include_background=False, reduction="none")
     out = loss(x, labels)
-    assert out.shape == (2, 2) and torch.isfinite(out).all()
+    assert out.shape == (2, 2, 1, 1) and torch.isfinite(out).all()
     xh = x.to(torch.bfloat16).requires_grad_(True)
     val = loss(xh, labels)
     assert val.dtype == torch.float32 and torch.equal(val, loss(xh.detach().float(), labels))
@@ -203,7 +203,7 @@ ILL_SHAPES = [
 @pytest.mark.parametrize("params, x, y", ILL_SHAPES)
 def test_ill_shape(params, x, y):
     with pytest.raises(ValueError):
-        SpatialAwareMatchingLoss(**params)(x, y)
+        SpatialAwareMatchingLoss(sigmoid=False, **params)(x, y)
 
 
 ILL_OPTS = [
@@ -215,7 +215,7 @@ ILL_OPTS = [
     [{"candidates_per_target": 2.5}, ValueError],
     [{"min_factor": 0.5, "max_factor": 0.1}, ValueError],
     [{"min_factor": -0.1}, ValueError],
-    [{"threshold": float("nan")}, ValueError],
+    [{"min_persistence": float("nan")}, ValueError],
     [{"dims": "all"}, ValueError],
     [{"essential_death": None}, ValueError],
 ]
@@ -229,9 +229,9 @@ def test_ill_opts(params, error):
 
 def test_ill_target():
     with pytest.raises(ValueError, match="target"):
-        SpatialAwareMatchingLoss()(torch.rand(1, 1, 4, 4), None)
+        SpatialAwareMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), None)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):  # a label map is not a probability target
-        SpatialAwareMatchingLoss()(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 2.0))
+        SpatialAwareMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 2.0))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
