@@ -1,4 +1,4 @@
-"""Supervoxel-based connectivity loss (Grim et al., 2025), see ``shared/design/algorithms.md`` section 4.
+"""Supervoxel-based connectivity loss (Grim et al., 2025), see ``docs/algorithms.md`` ("SupervoxelLoss").
 
 Reference: A. Grim, J. Chandrashekar, U. Sümbül, "Efficient Connectivity-Preserving Instance Segmentation with
 Supervoxel-Based Loss Function", AAAI 2025 (arXiv:2501.01022).
@@ -7,7 +7,6 @@ Supervoxel-Based Loss Function", AAAI 2025 (arXiv:2501.01022).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,17 +14,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.utils import LossReduction
-from torch.nn.modules.loss import _Loss
 
-from monai_topo.losses.utils import check_loss_options, prepare_prediction_and_target
+from monai_topo.losses.base import TopologyLoss
 from monai_topo.topology.critical import critical_components
+from monai_topo.topology.validation import (
+    check_connectivity,
+    check_num_workers,
+    renamed_arguments,
+    resolve_num_workers,
+)
 
 __all__ = ["SupervoxelLoss"]
 
-_CONNECTIVITIES = (None, 4, 6, 8, 26)
 
-
-class SupervoxelLoss(_Loss):
+class SupervoxelLoss(TopologyLoss):
     """Voxel loss with extra weight on the *critical* supervoxels: the errors that break connectivity.
 
     For each sample and channel, the prediction is binarised (``P = probability > threshold``) and compared with the
@@ -66,7 +68,7 @@ class SupervoxelLoss(_Loss):
     **Targets.** ``B C ...`` one-hot / binary masks (objects = connected components of each channel), ``B 1 ...``
     class labels with ``to_onehot_y=True``, or, for a one-channel prediction, a ``B 1 ...`` instance label map
     (0 = background, one id per object): merges are then judged between instance ids, and the criterion uses
-    ``target > 0``. ``instance_target`` forces how the target is read (default: instance ids when a value exceeds
+    ``target > 0``. ``instance_labels`` forces how the target is read (default: instance ids when a value exceeds
     1). Soft labels in [0, 1] are given to the criterion unchanged and binarised at 0.5 for the detection.
 
     With ``"mean"`` / ``"sum"`` the default criterion is evaluated once over all voxels (``reduction="sum"``, no
@@ -88,6 +90,7 @@ class SupervoxelLoss(_Loss):
         torch.Size([2, 1, 32, 32])
     """
 
+    @renamed_arguments(instance_target="instance_labels")
     def __init__(
         self,
         alpha: float = 0.5,
@@ -101,7 +104,7 @@ class SupervoxelLoss(_Loss):
         softmax: bool = False,
         other_act: Callable | None = None,
         reduction: LossReduction | str = LossReduction.MEAN,
-        instance_target: bool | None = None,
+        instance_labels: bool | None = None,
         num_workers: int | None = None,
         critical_norm: str = "voxels",
     ) -> None:
@@ -120,13 +123,15 @@ class SupervoxelLoss(_Loss):
                 ``other_act`` is given. Set False when ``input`` already holds probabilities.
             softmax: apply a softmax over the channels to get probabilities.
             other_act: another activation, e.g. ``torch.tanh``-based; exclusive with ``sigmoid`` / ``softmax``.
-            reduction: ``"mean"`` (default) or ``"sum"`` over all voxels, or ``"none"`` for the weighted voxel
-                loss of shape ``B C' ...`` (``C'`` = channels after background removal). ``batch`` is not offered:
-                the loss is a voxel mean, batching would not change it.
-            instance_target: ``True``: target values are instance ids; ``False``: the target is binary
+            reduction: ``"mean"`` (default) or ``"sum"`` over all voxels, or ``"none"`` for the weighted **voxel
+                map** of shape ``B C' H W [D]`` (``C'`` = channels after background removal); unlike the per-item
+                losses (``(B, C, 1, ..., 1)`` as ``DiceLoss``), this loss is a voxel loss, so its unreduced form is
+                the map. ``batch`` is not offered: the loss is a voxel mean, batching would not change it.
+            instance_labels: ``True``: target values are instance ids; ``False``: the target is binary
                 (non-zero = foreground; values in [0, 1]: above 0.5); ``None``: instance ids when a value exceeds 1.
-            num_workers: threads for the critical detection; ``None`` = ``os.cpu_count()``, capped by the number
-                of sample x channel items.
+                (Was ``instance_target``, deprecated.)
+            num_workers: threads for the critical detection; ``None`` = ``os.cpu_count()``, ``0`` or ``1`` serial,
+                capped by the number of sample x channel items.
             critical_norm: ``"voxels"`` (default, the paper's formula: the critical term is averaged over all
                 voxels) or ``"critical"`` (averaged over the critical voxels, see the class docstring).
 
@@ -135,76 +140,48 @@ class SupervoxelLoss(_Loss):
             ValueError: for out-of-range ``alpha`` / ``beta`` / ``threshold``, an unknown connectivity, bad
                 ``num_workers``, or more than one of ``sigmoid=True``, ``softmax=True``, ``other_act``.
         """
-        super().__init__(reduction=LossReduction(reduction).value)
+        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         for name, value in (("alpha", alpha), ("beta", beta)):
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}.")
         if not 0.0 < float(threshold) < 1.0:
             raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}.")
-        if connectivity not in _CONNECTIVITIES:
-            raise ValueError(
-                f"connectivity must be None, 8 or 4 (2D), 26 or 6 (3D), got {connectivity!r}."
-            )
         if criterion is not None and not callable(criterion):
             raise TypeError(f"criterion must be None or callable but is {type(criterion).__name__}.")
-        if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 1):
-            raise ValueError(f"num_workers must be None or a positive int, got {num_workers!r}.")
         if critical_norm not in ("voxels", "critical"):
             raise ValueError(f"critical_norm must be 'voxels' or 'critical', got {critical_norm!r}.")
-        if sigmoid is None:
-            sigmoid = not softmax and other_act is None
-        check_loss_options(bool(sigmoid), softmax, other_act)
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.threshold = float(threshold)
-        self.connectivity = connectivity
+        self.connectivity = check_connectivity(connectivity)
         self.criterion = criterion
-        self.include_background = include_background
-        self.to_onehot_y = to_onehot_y
-        self.sigmoid = bool(sigmoid)
-        self.softmax = softmax
-        self.other_act = other_act
-        self.instance_target = instance_target
-        self.num_workers = num_workers
+        self.instance_labels = instance_labels
+        self.num_workers = check_num_workers(num_workers)
         self.critical_norm = critical_norm
         self.last_critical: dict[str, torch.Tensor] | None = None
 
-    def _prepare(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """MONAI input handling; returns logits (``sigmoid``) or probabilities, and the matching target."""
-        pred, target = prepare_prediction_and_target(
-            input,
-            target,
-            include_background=self.include_background,
-            to_onehot_y=self.to_onehot_y,
-            sigmoid=False,  # logits are kept for the criterion; the threshold moves to logit space
-            softmax=self.softmax,
-            other_act=self.other_act,
-        )
-        if not self.sigmoid:
-            with torch.no_grad():
-                low, high = (float(v) for v in torch.aminmax(pred.detach()))
-            if low < 0.0 or high > 1.0:
-                raise ValueError(
-                    f"the prediction must hold probabilities in [0, 1] when sigmoid=False, found values in "
-                    f"[{low:.4g}, {high:.4g}]: pass logits with sigmoid=True (default), or set softmax / other_act."
-                )
-        return pred, target
+    def _prepare(  # type: ignore[override]
+        self, input: torch.Tensor, target: torch.Tensor | None, *, activate: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """MONAI input handling (:class:`TopologyLoss`); returns logits (``sigmoid``: they are kept for the
+        criterion, the threshold moves to logit space) or probabilities, and the matching target."""
+        return super()._prepare(input, target, activate=activate)  # type: ignore[return-value]
 
     def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The criterion's float target and what the detection reads (a bool mask, or the instance label map).
 
         Values in [0, 1] (binary or soft labels): the criterion gets them unchanged (as float32), the detection
-        ``target > 0.5``. Instance ids (a value above 1, or ``instance_target=True``): the criterion gets
-        ``target > 0``, the detection the ids. ``instance_target=False`` with ids: ``target > 0`` for both.
+        ``target > 0.5``. Instance ids (a value above 1, or ``instance_labels=True``): the criterion gets
+        ``target > 0``, the detection the ids. ``instance_labels=False`` with ids: ``target > 0`` for both.
         """
         with torch.no_grad():
             target = target.detach()
             low, high = (float(v) for v in torch.aminmax(target.float() if target.dtype == torch.bool else target))
             if low < 0:
                 raise ValueError(f"target must be non-negative (0 = background), found the value {low}.")
-            if self.instance_target or (self.instance_target is None and high > 1):
+            if self.instance_labels or (self.instance_labels is None and high > 1):
                 return (target > 0).to(torch.float32), target
-            if high > 1:  # instance_target=False on a label map: foreground = non-zero
+            if high > 1:  # instance_labels=False on a label map: foreground = non-zero
                 positive = target > 0
                 return positive.to(torch.float32), positive
             return target.to(torch.float32), target > 0.5
@@ -221,12 +198,12 @@ class SupervoxelLoss(_Loss):
         labels = target.detach().cpu().numpy()
         items = [(b, c) for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
-        instances = labels.dtype != bool  # (see _binary_target: masks are bool, instance ids are not)
+        instance_labels = labels.dtype != bool  # (see _binary_target: masks are bool, instance ids are not)
 
         def work(item: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            return critical_components(masks[item], labels[item], self.connectivity, instances=instances)
+            return critical_components(masks[item], labels[item], self.connectivity, instance_labels=instance_labels)
 
-        workers = min(self.num_workers or os.cpu_count() or 1, len(items))
+        workers = resolve_num_workers(self.num_workers, len(items))
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 results = list(pool.map(work, items))

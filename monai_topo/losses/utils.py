@@ -311,7 +311,3 @@ def reduce_per_item(loss: torch.Tensor, reduction: str, spatial_ndim: int) -> to
         return loss.sum()
     return loss.reshape(tuple(loss.shape[:2]) + (1,) * spatial_ndim)
 
-
-def check_loss_options(sigmoid: bool | None, softmax: bool, other_act: Callable | None) -> None:
-    """Deprecated internal alias of :func:`resolve_activation` (kept while ``supervoxel.py`` moves over)."""
-    resolve_activation(sigmoid, softmax, other_act)

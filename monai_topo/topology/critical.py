@@ -1,7 +1,7 @@
 """Critical supervoxels (Grim et al., 2025): the voxel errors of a binary prediction that change connectivity.
 
-numpy in, numpy out, no torch. See ``shared/design/algorithms.md`` section 4 and
-:func:`critical_components` for the exact rules. Everything is vectorised: two cc3d labellings (the correctly
+numpy in, numpy out, no torch. See ``docs/algorithms.md`` ("SupervoxelLoss") and :func:`critical_components` for the
+exact rules; each rule is one helper (:func:`_isolated_rule`, :func:`_split_rule`, :func:`_merge_rule`). Everything is vectorised: two cc3d labellings (the correctly
 predicted part, the error supervoxels), one pass of array gathers over the neighbourhoods of the smaller of the two
 voxel sets, ``np.unique`` / ``np.bincount`` on the adjacent label pairs, and for a binary target the objects
 (target components) as components of the small graph of adjacent kept / false-negative supervoxels, so the target
@@ -11,6 +11,7 @@ itself is never labelled. No Python loop runs over voxels or components.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -18,9 +19,12 @@ from scipy.sparse.csgraph import connected_components
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity, foreground_connectivity
-from monai_topo.topology.validation import check_binary_mask, check_image
+from monai_topo.topology.validation import check_binary_mask, check_image, renamed_arguments
 
 __all__ = ["critical_components", "target_objects"]
+
+#: the masks are filled by one dense lookup when more than 1 / _DENSE_RATIO of the voxels are errors
+_DENSE_RATIO = 16
 
 def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     """All non-zero offsets of the foreground neighbourhood (both directions)."""
@@ -30,7 +34,7 @@ def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     return offsets
 
 
-def _read_target(target: np.ndarray, instances: bool | None) -> tuple[np.ndarray, bool]:
+def _read_target(target: np.ndarray, instance_labels: bool | None) -> tuple[np.ndarray, bool]:
     """Validate a target; return ``(foreground mask, True)`` for a binary one, ``(int64 ids, False)`` otherwise."""
     tgt = check_image(target, "target")
     if tgt.dtype != bool:
@@ -45,24 +49,26 @@ def _read_target(target: np.ndarray, instances: bool | None) -> tuple[np.ndarray
         if np.issubdtype(tgt.dtype, np.floating) or tgt.dtype == np.uint64:
             if tgt.max() > np.iinfo(np.int64).max // 2:
                 raise ValueError(f"target instance ids must be below 2**62, found {tgt.max()}.")
-    if instances is None:
-        instances = tgt.dtype != bool and tgt.max() > 1
-    if not instances:
+    if instance_labels is None:
+        instance_labels = tgt.dtype != bool and tgt.max() > 1
+    if not instance_labels:
         return np.ascontiguousarray(tgt if tgt.dtype == bool else tgt != 0), True
     return np.ascontiguousarray(tgt, dtype=np.int64), False
 
 
+@renamed_arguments(instances="instance_labels")
 def target_objects(
-    target: np.ndarray, connectivity: Connectivity = None, *, instances: bool | None = None
+    target: np.ndarray, connectivity: Connectivity = None, *, instance_labels: bool | None = None
 ) -> tuple[np.ndarray, bool]:
     """The objects of a target: an integer map, 0 = background, one id per object.
 
     Args:
         target: 2D/3D binary mask or instance label map (non-negative integers; integral floats are accepted).
         connectivity: foreground connectivity (8/26 default, 4/6), used to split a binary target into objects.
-        instances: ``True``: the values are instance ids (one object per id, even if disconnected);
+        instance_labels: ``True``: the values are instance ids (one object per id, even if disconnected);
             ``False``: the target is binary (non-zero = foreground), objects are its connected components;
-            ``None`` (default): binary when the target holds only 0 and 1, instance ids otherwise.
+            ``None`` (default): binary when the target holds only 0 and 1, instance ids otherwise. (Was
+            ``instances``, deprecated.)
 
     Returns:
         ``(objects, is_binary)``: an int64 (instance ids) or unsigned (component labels) array of
@@ -76,7 +82,7 @@ def target_objects(
         >>> objects.tolist(), is_binary
         ([[1, 0, 2]], True)
     """
-    values, is_binary = _read_target(target, instances)
+    values, is_binary = _read_target(target, instance_labels)
     conn = foreground_connectivity(connectivity, values.ndim)
     if is_binary:
         return label_components(values, conn)[0], True
@@ -142,12 +148,13 @@ def _adjacent_pairs(
     return mine, theirs, mine_value, their_value
 
 
+@renamed_arguments(instances="instance_labels")
 def critical_components(
     pred_mask: np.ndarray,
     target: np.ndarray,
     connectivity: Connectivity = None,
     *,
-    instances: bool | None = None,
+    instance_labels: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Critical false-negative and false-positive supervoxels of a binary prediction (Grim et al., 2025).
 
@@ -172,8 +179,9 @@ def critical_components(
         pred_mask: binary 2D or 3D prediction (``probabilities > threshold``).
         target: binary mask or instance label map of the same shape (non-negative integers, 0 = background).
         connectivity: foreground connectivity: 8 or 4 in 2D, 26 or 6 in 3D; ``None`` = 8 / 26.
-        instances: how to read ``target``: ``None`` (default) binary if it holds only 0 and 1, instance ids
-            otherwise; ``True`` instance ids; ``False`` binary (non-zero = foreground).
+        instance_labels: how to read ``target``: ``None`` (default) binary if it holds only 0 and 1, instance ids
+            otherwise; ``True`` instance ids; ``False`` binary (non-zero = foreground). (Was ``instances``,
+            deprecated.)
 
     Returns:
         ``(critical_fn, critical_fp)``: boolean arrays of ``pred_mask.shape``, the union of the critical
@@ -194,7 +202,7 @@ def critical_components(
     if np.shape(target) != pred.shape:
         raise ValueError(f"pred_mask {pred.shape} and target {np.shape(target)} must have the same shape.")
     conn = foreground_connectivity(connectivity, pred.ndim)
-    values, is_binary = _read_target(target, instances)
+    values, is_binary = _read_target(target, instance_labels)
     shape = pred.shape
     # pad once: every flat index + neighbour offset then stays inside the arrays
     pred, values = _pad(pred), _pad(values)
@@ -202,48 +210,93 @@ def critical_components(
     errors = pred != foreground
     if not errors.any():
         return np.zeros(shape, bool), np.zeros(shape, bool)
+    sv = _supervoxels(pred, values, foreground, errors, is_binary, conn)
+    graph = _adjacency(sv, pred, conn, is_binary)
+    critical = _isolated_rule(graph) | _split_rule(graph) | _merge_rule(graph)
+    critical[0] = False
+    dense = len(sv.error_index) * _DENSE_RATIO > pred.size  # many errors: one dense lookup is cheaper
+    return _critical_masks(critical, sv, pred, dense)
+
+
+@dataclass(frozen=True)
+class _Supervoxels:
+    """Labelled kept components and error supervoxels of a padded prediction (see :func:`_supervoxels`)."""
+
+    error_index: np.ndarray  # flat indices of the error voxels
+    error_labels: np.ndarray  # supervoxel label of every voxel (0: not an error)
+    error_values: np.ndarray  # per voxel: object id of a false negative (1 for a binary target), fp_code for a FP
+    n_errors: int
+    kept_labels: np.ndarray  # kept component of every voxel (0: not kept)
+    kept_values: np.ndarray  # flat object id of every voxel (a placeholder for a binary target)
+    n_kept: int
+    fp_code: int
+    object_dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class _Adjacency:
+    """Distinct adjacent (error supervoxel, kept component) pairs and what each rule needs of them."""
+
+    err: np.ndarray  # error supervoxel of each pair
+    partner_object: np.ndarray  # owner object of the pair's kept component
+    own: np.ndarray  # the pair joins a false negative to a kept component of its own object
+    is_fn_pair: np.ndarray  # the pair's error supervoxel is a false negative
+    value_of: np.ndarray  # per error label: its value (0: touches no kept component at all)
+    fp_code: int
+    n_errors: int
+
+
+def _supervoxels(
+    pred: np.ndarray, values: np.ndarray, foreground: np.ndarray, errors: np.ndarray, is_binary: bool, conn: int
+) -> _Supervoxels:
+    """Kept components (within one object) and error supervoxels (false negatives labelled per object)."""
     kept = pred & foreground
     error_index = np.flatnonzero(errors)  # errors are usually sparse: fill their values by index
     error_is_fn = foreground.ravel()[error_index]
-
-    # kept components (within one object) and error supervoxels: false negatives labelled per object (value: the
-    # object id, 1 for a binary target), false positives carry the value fp_code (larger than every object id)
     if is_binary:  # the objects come later, from the adjacency graph
         kept_labels, n_kept = label_components(kept, conn)
         kept_values = kept_labels.ravel()  # a placeholder: the pairs' kept values are not used
         fp_code = 2
         error_values = np.zeros(pred.shape, np.uint8)
         error_values.ravel()[error_index] = np.where(error_is_fn, 1, fp_code)
+        object_dtype = np.dtype(np.int64)
     else:
-        objects = values
-        kept_labels, n_kept = label_components(np.where(kept, objects, 0), conn)
-        fp_code = int(objects.max()) + 1
-        error_values = np.zeros_like(objects)
-        error_values.ravel()[error_index] = np.where(error_is_fn, objects.ravel()[error_index], fp_code)
-        kept_values = objects.ravel()
+        kept_labels, n_kept = label_components(np.where(kept, values, 0), conn)
+        fp_code = int(values.max()) + 1
+        error_values = np.zeros_like(values)
+        error_values.ravel()[error_index] = np.where(error_is_fn, values.ravel()[error_index], fp_code)
+        kept_values = values.ravel()
+        object_dtype = values.dtype
     error_labels, n_errors = label_components(error_values, conn)
+    return _Supervoxels(
+        error_index, error_labels, error_values, n_errors, kept_labels, kept_values, n_kept, fp_code, object_dtype
+    )
 
+
+def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -> _Adjacency:
+    """Adjacent (error, kept) pairs, the owner object of every kept component, and each error's value."""
     strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
     offsets = np.array(_neighbour_offsets(pred.ndim, conn), np.int64) @ strides.astype(np.int64)
+    kept_index = np.flatnonzero(sv.kept_labels)
     err, partner, err_value, partner_object = _adjacent_pairs(
-        error_index,
-        np.flatnonzero(kept),
-        error_labels.ravel(),
-        error_values.ravel(),
-        kept_labels.ravel(),
-        kept_values,
+        sv.error_index,
+        kept_index,
+        sv.error_labels.ravel(),
+        sv.error_values.ravel(),
+        sv.kept_labels.ravel(),
+        sv.kept_values,
         offsets,
     )
+    n_kept, n_errors = sv.n_kept, sv.n_errors
     # value of each error supervoxel and owner object of each kept component (labels without pairs keep 0)
-    value_of = np.zeros(n_errors + 1, error_values.dtype)
+    value_of = np.zeros(n_errors + 1, sv.error_values.dtype)
     value_of[err] = err_value
     if not is_binary:
-        owner = np.zeros(n_kept + 1, objects.dtype)
+        owner = np.zeros(n_kept + 1, sv.object_dtype)
         owner[partner] = partner_object
     unique = np.unique(err * (n_kept + 1) + partner)
     err, partner = unique // (n_kept + 1), unique % (n_kept + 1)
-    err_value = value_of[err]
-    is_fn_pair = err_value != fp_code
+    is_fn_pair = value_of[err] != sv.fp_code
     if is_binary:
         # objects = components of the target = components of the graph of kept and false-negative supervoxels
         # joined by adjacency (two kept components, or two false-negative ones, are never adjacent)
@@ -254,26 +307,46 @@ def critical_components(
         owner = connected_components(graph, directed=False)[1][: n_kept + 1]
         own = is_fn_pair  # a false negative's kept neighbours all lie in its own object
     else:  # a false negative counts the kept components of its own object only
-        own = is_fn_pair & (owner[partner] == err_value)
-    partner_object = owner[partner]
+        own = is_fn_pair & (owner[partner] == value_of[err])
+    return _Adjacency(err, owner[partner], own, is_fn_pair, value_of, sv.fp_code, n_errors)
 
-    # false negatives: distinct kept components of their own object
-    fn_partners = np.bincount(err[own], minlength=n_errors + 1)
-    # false positives: distinct owner objects of the kept components they touch (compact ids for int64 keys)
-    fp_err, fp_obj = err[~is_fn_pair], partner_object[~is_fn_pair]
-    obj_ids, obj_index = np.unique(fp_obj, return_inverse=True)
+
+def _isolated_rule(graph: _Adjacency) -> np.ndarray:
+    """Critical: a supervoxel adjacent to no kept component (a missed object or piece, or a spurious object)."""
+    return graph.value_of == 0
+
+
+def _split_rule(graph: _Adjacency) -> np.ndarray:
+    """Critical: a false negative adjacent to 2+ kept components of its own object (removing it splits the object).
+
+    (One adjacent to none is caught by :func:`_isolated_rule`, or here when it only touches other objects.)
+    """
+    fn_partners = np.bincount(graph.err[graph.own], minlength=graph.n_errors + 1)
+    return (graph.value_of != 0) & (graph.value_of != graph.fp_code) & (fn_partners != 1)
+
+
+def _merge_rule(graph: _Adjacency) -> np.ndarray:
+    """Critical: a false positive adjacent to kept components of 2+ distinct objects (it merges them)."""
+    fp_err, fp_obj = graph.err[~graph.is_fn_pair], graph.partner_object[~graph.is_fn_pair]
+    obj_ids, obj_index = np.unique(fp_obj, return_inverse=True)  # compact ids for int64 keys
     distinct = np.unique(fp_err * (len(obj_ids) + 1) + obj_index.reshape(-1)) // (len(obj_ids) + 1)
-    fp_objects = np.bincount(distinct, minlength=n_errors + 1)
+    fp_objects = np.bincount(distinct, minlength=graph.n_errors + 1)
+    return (graph.value_of == graph.fp_code) & (fp_objects >= 2)
 
-    critical = value_of == 0  # touches no kept component at all: missed piece or spurious object
-    critical |= (value_of != fp_code) & (fn_partners != 1)
-    critical |= (value_of == fp_code) & (fp_objects >= 2)
-    critical[0] = False
+
+def _critical_masks(
+    critical: np.ndarray, sv: _Supervoxels, pred: np.ndarray, dense: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Critical FN / FP masks (unpadded) from the per-label ``critical`` flags.
+
+    ``dense``: one lookup over the whole padded image (cheaper with many errors); otherwise only the error voxels
+    are visited. Both give the same masks (tested).
+    """
     inner = (slice(1, -1),) * pred.ndim
-    if len(error_index) > pred.size // 16:  # many errors: one dense lookup is cheaper
-        critical_mask = critical[error_labels]
+    if dense:
+        critical_mask = critical[sv.error_labels]
         return (critical_mask & ~pred)[inner], (critical_mask & pred)[inner]
-    critical_index = error_index[critical[error_labels.ravel()[error_index]]]
+    critical_index = sv.error_index[critical[sv.error_labels.ravel()[sv.error_index]]]
     is_fp = pred.ravel()[critical_index]
     masks = []
     for index in (critical_index[~is_fp], critical_index[is_fp]):

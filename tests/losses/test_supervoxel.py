@@ -100,7 +100,7 @@ def test_gradient_ratio_critical_vs_not():
     np.testing.assert_allclose((grad[2, 6] / grad[2, 4]).item(), 0.75 / 0.5, rtol=1e-6)
 
 
-def test_instance_target_single_channel():
+def test_instance_labels_single_channel():
     """A bridge between two instances: critical as a merge; without it the prediction is correct."""
     target = torch.zeros(1, 1, 5, 7, 7)
     target[0, 0, 1, 3, :] = 1
@@ -113,11 +113,11 @@ def test_instance_target_single_channel():
     # a binary target of the same two bars: two components, still a merge
     fn, fp = loss.critical_masks(logits, (target > 0).float())
     assert torch.nonzero(fp).tolist() == [[0, 0, 2, 3, 3]]
-    # instance_target=False reads the instance map as binary: two components, still a merge
-    fn, fp = SupervoxelLoss(instance_target=False).critical_masks(logits, target)
+    # instance_labels=False reads the instance map as binary: two components, still a merge
+    fn, fp = SupervoxelLoss(instance_labels=False).critical_masks(logits, target)
     assert torch.nonzero(fp).tolist() == [[0, 0, 2, 3, 3]]
-    # instance_target=True on one id in two pieces: no merge
-    fn, fp = SupervoxelLoss(instance_target=True).critical_masks(logits, (target > 0).float())
+    # instance_labels=True on one id in two pieces: no merge
+    fn, fp = SupervoxelLoss(instance_labels=True).critical_masks(logits, (target > 0).float())
     assert not fp.any()
 
 
@@ -282,14 +282,16 @@ def test_ill_opts():
     with pytest.raises(ValueError, match="Incompatible"):
         SupervoxelLoss(sigmoid=True, softmax=True)
     with pytest.raises(ValueError, match="num_workers"):
-        SupervoxelLoss(num_workers=0)
+        SupervoxelLoss(num_workers=-1)
+    with pytest.raises(ValueError, match="connectivity"):
+        SupervoxelLoss(connectivity=8.0)
     with pytest.raises(ValueError):
         SupervoxelLoss(reduction="max")
     x, y = torch.randn(1, 1, 4, 4) * 3, torch.zeros(1, 1, 4, 4)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         SupervoxelLoss(sigmoid=False)(x, y)
     with pytest.raises(ValueError, match="non-integral"):
-        SupervoxelLoss(instance_target=True)(x, torch.full((1, 1, 4, 4), 0.3))
+        SupervoxelLoss(instance_labels=True)(x, torch.full((1, 1, 4, 4), 0.3))
     with pytest.raises(ValueError, match="non-integral"):
         SupervoxelLoss()(x, torch.full((1, 1, 4, 4), 2.5))
     with pytest.raises(ValueError, match="non-negative"):

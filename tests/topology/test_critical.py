@@ -119,7 +119,7 @@ TEST_CASES = [  # [params, inputs, expected]
     [{}, _case_spurious_blob()[:2], _case_spurious_blob()[2:]],
     [{}, _two_bars(True)[:2], _two_bars(True)[2:]],
     [{}, _two_bars(False)[:2], _two_bars(False)[2:]],
-    [{"instances": False}, _two_bars(True)[:2], _two_bars(True)[2:]],
+    [{"instance_labels": False}, _two_bars(True)[:2], _two_bars(True)[2:]],
     [{}, _case_fn_bump()[:2], _case_fn_bump()[2:]],
     [{"connectivity": 4}, _case_fn_bump()[:2], _case_fn_bump()[2:]],
     [{}, _case_fp_thickening()[:2], _case_fp_thickening()[2:]],
@@ -163,7 +163,7 @@ def test_disconnected_instance_id():
     pred = target.copy()
     pred[2, 3] = 1
     assert critical_components(pred, target)[1][2, 3]  # binary: two components merged
-    assert not critical_components(pred, target, instances=True)[1].any()
+    assert not critical_components(pred, target, instance_labels=True)[1].any()
 
 
 def test_perfect_and_empty():
@@ -204,7 +204,7 @@ def test_target_objects():
     assert target_objects(diagonal)[0].max() == 1 and target_objects(diagonal, 4)[0].max() == 2
     objects, is_binary = target_objects(np.array([[3, 0, 3]]))
     assert not is_binary and objects.tolist() == [[3, 0, 3]]
-    objects, is_binary = target_objects(np.array([[3, 0, 3]]), instances=False)
+    objects, is_binary = target_objects(np.array([[3, 0, 3]]), instance_labels=False)
     assert is_binary and objects.tolist() == [[1, 0, 2]]
 
 
@@ -327,9 +327,9 @@ def test_against_brute_force(ndim, connectivity, kind):
     n_critical = 0
     for _ in range(20):  # 8 x 20 = 160 random cases
         pred, target = _random_case(rng, ndim, kind)
-        instances = kind == "instance"
-        expected = brute_force_critical(pred, target, connectivity, instances)
-        got = critical_components(pred, target, connectivity, instances=instances)
+        instance_labels = kind == "instance"
+        expected = brute_force_critical(pred, target, connectivity, instance_labels)
+        got = critical_components(pred, target, connectivity, instance_labels=instance_labels)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
         n_critical += int(expected[0].sum() + expected[1].sum())
@@ -349,3 +349,33 @@ def test_chunked_pairs_and_both_mask_paths(monkeypatch):
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
         assert expected[0].any() and expected[1].any()
+
+
+@pytest.mark.parametrize("flip_rate", [0.3, 0.003])
+@pytest.mark.parametrize("kind", ["binary", "instance"])
+def test_dense_and_sparse_mask_paths_agree(monkeypatch, flip_rate, kind):
+    """The dense lookup and the sparse fill of the critical masks give the same masks, for many and few errors."""
+    rng = np.random.default_rng(11)
+    target = rng.integers(0, 3, size=(14, 16, 18)) * (rng.random((14, 16, 18)) < 0.3)
+    if kind == "binary":
+        target = target > 0
+    pred = (target > 0) ^ (rng.random(target.shape) < flip_rate)
+    results = []
+    for ratio in (0, 10**18):  # 0: never dense; 10**18: always dense
+        monkeypatch.setattr(critical_module, "_DENSE_RATIO", ratio)
+        results.append(critical_components(pred, target))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][0].any() and results[0][1].any()
+
+
+def test_instances_is_a_deprecated_alias():
+    target = np.array([[1, 1, 0, 2, 2]])
+    pred = np.array([[1, 1, 1, 1, 1]], bool)
+    with pytest.warns(DeprecationWarning, match="'instances' is deprecated.*use 'instance_labels'"):
+        old = critical_components(pred, target, instances=True)
+    new = critical_components(pred, target, instance_labels=True)
+    np.testing.assert_array_equal(old[1], new[1])
+    assert new[1][0, 2]  # the bridge merges two instances
+    with pytest.raises(TypeError, match="pass 'instance_labels' only"):
+        critical_components(pred, target, instances=True, instance_labels=True)
