@@ -20,6 +20,7 @@ __all__ = [
     "check_activation_input",
     "check_logits",
     "check_loss_inputs",
+    "check_loss_options",
     "prepare_prediction",
     "prepare_prediction_and_target",
     "check_probabilities",
@@ -311,3 +312,13 @@ def reduce_per_item(loss: torch.Tensor, reduction: str, spatial_ndim: int) -> to
         return loss.sum()
     return loss.reshape(tuple(loss.shape[:2]) + (1,) * spatial_ndim)
 
+
+
+def check_loss_options(sigmoid: bool | None, softmax: bool, other_act: Callable | None) -> None:
+    """Reject incompatible activation options (as ``DiceLoss``); the checks of :func:`resolve_activation`.
+
+    Raises:
+        TypeError: when ``other_act`` is not callable.
+        ValueError: when more than one of ``sigmoid``, ``softmax``, ``other_act`` is set.
+    """
+    resolve_activation(sigmoid, softmax, other_act)
