@@ -1,0 +1,7 @@
+"""MONAI transforms of monai_topo: ``from monai_topo.transforms import SkeletonTubed``."""
+
+from __future__ import annotations
+
+from monai_topo.transforms.skeleton import SkeletonTube, SkeletonTubed
+
+__all__ = ["SkeletonTube", "SkeletonTubed"]
