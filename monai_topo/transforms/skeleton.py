@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -62,7 +63,7 @@ class SkeletonTube(Transform):
         (torch.Size([2, 5, 9]), 0, 20)
     """
 
-    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(
         self,
