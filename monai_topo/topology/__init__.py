@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.betti import betti_numbers, betti_numbers_patches, euler_characteristic, patch_slices
+from monai_topo.topology.chunked import (
+    ChunkedPairTopology,
+    ChunkedTopology,
+    chunked_betti_numbers,
+    chunked_component_count,
+    chunked_euler_characteristic,
+    chunked_pair_topology,
+    chunked_split_merge_counts,
+    chunked_topology,
+    is_dask_array,
+)
 from monai_topo.topology.critical import critical_components, target_objects
 from monai_topo.topology.connectivity import (
     Connectivity,
@@ -30,9 +41,12 @@ from monai_topo.topology.validation import check_binary_mask, check_image
 __all__ = [
     "spatial_aware_matching",
     "hu_matching",
+    "is_dask_array",
     "betti_prior_selection",
     "SpatialMatching",
     "BettiPriorSelection",
+    "ChunkedPairTopology",
+    "ChunkedTopology",
     "Connectivity",
     "PersistenceDiagram",
     "background_connectivity",
@@ -41,6 +55,12 @@ __all__ = [
     "betti_numbers_patches",
     "check_binary_mask",
     "check_image",
+    "chunked_betti_numbers",
+    "chunked_component_count",
+    "chunked_euler_characteristic",
+    "chunked_pair_topology",
+    "chunked_split_merge_counts",
+    "chunked_topology",
     "compute_persistence",
     "compute_persistence_batch",
     "critical_components",

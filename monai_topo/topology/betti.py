@@ -57,7 +57,7 @@ def euler_characteristic(mask: np.ndarray, connectivity: Connectivity = None) ->
     ``2**k`` corner voxels are foreground.
 
     Args:
-        mask: binary 2D or 3D array.
+        mask: binary 2D or 3D array, or a ``dask.array.Array`` (computed chunk by chunk).
         connectivity: foreground connectivity (8/26 T-construction, 4/6 V-construction).
 
     Example:
@@ -65,6 +65,10 @@ def euler_characteristic(mask: np.ndarray, connectivity: Connectivity = None) ->
         >>> euler_characteristic(ring)
         0
     """
+    if type(mask).__module__.startswith("dask."):  # a chunked volume: exact, chunk by chunk
+        from monai_topo.topology.chunked import chunked_euler_characteristic
+
+        return chunked_euler_characteristic(mask, connectivity)
     m = check_binary_mask(mask)
     construction = resolve_connectivity(connectivity, m.ndim)
     chi = 0
@@ -97,7 +101,8 @@ def betti_numbers(mask: np.ndarray, connectivity: Connectivity = None) -> np.nda
     """Betti numbers ``(b0, b1)`` of a 2D or ``(b0, b1, b2)`` of a 3D binary mask, exactly and in O(n).
 
     Args:
-        mask: binary 2D or 3D array (bool or 0/1 values; threshold probabilities first).
+        mask: binary 2D or 3D array (bool or 0/1 values; threshold probabilities first), or a
+            ``dask.array.Array`` (computed chunk by chunk, see :mod:`monai_topo.topology.chunked`).
         connectivity: foreground connectivity: ``None``/8/26 (T-construction, default) or 4/6.
 
     Returns:
@@ -111,6 +116,10 @@ def betti_numbers(mask: np.ndarray, connectivity: Connectivity = None) -> np.nda
         >>> betti_numbers(shell).tolist()
         [1, 0, 1]
     """
+    if type(mask).__module__.startswith("dask."):  # a chunked volume: exact, chunk by chunk
+        from monai_topo.topology.chunked import chunked_betti_numbers
+
+        return chunked_betti_numbers(mask, connectivity)
     m = check_binary_mask(mask)
     fg = foreground_connectivity(connectivity, m.ndim)
     bg = background_connectivity(connectivity, m.ndim)

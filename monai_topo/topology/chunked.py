@@ -252,7 +252,7 @@ def _summarise_pair(
     connectivity: Connectivity,
     instance_labels: bool,
 ) -> _PairSummary:
-    pred, pred_mask, pred_labels = _summarise_volume(ext_pred, names[0], location, grid, connectivity)
+    pred, _, pred_labels = _summarise_volume(ext_pred, names[0], location, grid, connectivity)
     inner = tuple(slice(1, -1) for _ in range(ext_target.ndim))
     if instance_labels:
         ids = np.asarray(ext_target[inner])
@@ -284,9 +284,8 @@ class _ChunkProgress:
         self.bar = bar
         self.callback = Callback(posttask=posttask)
 
-    def __enter__(self) -> _ChunkProgress:
+    def __enter__(self) -> None:
         self.callback.__enter__()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.callback.__exit__(*exc)
