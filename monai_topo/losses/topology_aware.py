@@ -60,9 +60,16 @@ class TopologyAwareLoss(_Loss):
     Inputs are checked on every call, also during the warm-up, so that a bad batch fails at once and not when the
     topological term switches on: ``input`` must be finite floating-point logits ``B C H W [D]`` (NaN / Inf are a
     ``ValueError``, as in every monai_topo loss), and a tensor ``target`` must fit it (batch, spatial and channel
-    shape, finite values, class labels in range when either loss has ``to_onehot_y=True``). Whether the inputs
-    suit the topological term otherwise (a binary target, probabilities when it has no activation) is checked by
-    that term when it runs.
+    shape, finite values, class labels in range when either loss has ``to_onehot_y=True``). On the **first call**
+    the topological term's own input checks also run, without computing the term (its ``check_inputs`` method,
+    which every monai_topo loss has): a mismatch between its activation options and the input (logits where it
+    expects probabilities, a non-binary target for ``PersistenceMatchingLoss``, a Betti prior that does not fit the
+    channels) fails at iteration 1, not after a multi-hour warm-up.
+
+    With ``reduction="none"`` the two terms are added as returned; they must have the same number of dimensions
+    and broadcast (e.g. ``DiceLoss(reduction="none")``'s ``(B, C, 1, 1, 1)`` with a persistence loss's
+    ``(B, C, 1, 1, 1)``, or with ``SupervoxelLoss``'s ``(B, C, H, W, D)`` voxel map); anything else is a
+    ``ValueError`` naming both shapes, never a silent outer broadcast.
 
     After each call, :attr:`last_terms` holds ``{"base", "topology", "total"}`` as floats (means, for
     non-scalar terms) and ``"active"`` (bool), for logging.
@@ -96,7 +103,8 @@ class TopologyAwareLoss(_Loss):
             warmup: number of iterations / epochs without the topological term (>= 0).
             warmup_unit: ``"iterations"`` (default) or ``"epochs"``.
             reduction: applied to each term before they are added: ``"mean"`` (default) or ``"sum"`` reduce a
-                non-scalar term, ``"none"`` adds the terms as returned (they must broadcast).
+                non-scalar term, ``"none"`` adds the terms as returned (same number of dimensions, broadcastable;
+                see the class docstring).
 
         Raises:
             TypeError: when a loss is not callable.
@@ -121,6 +129,7 @@ class TopologyAwareLoss(_Loss):
         self.epoch = 0  # completed epochs
         self._attached = False
         self._epoch_source = False  # set_epoch / attach was used (else an epoch warm-up would never end)
+        self._topology_inputs_checked = False  # the term's own input checks ran once (see forward)
         self.last_terms: dict[str, Any] = {}
 
     # -- counters -------------------------------------------------------------------------------------------
@@ -179,6 +188,23 @@ class TopologyAwareLoss(_Loss):
             return value
         return value.sum() if self.reduction == LossReduction.SUM.value else value.mean()
 
+    def _check_shapes(self, base: torch.Tensor, topology: torch.Tensor) -> None:
+        """With ``reduction="none"``: the terms must have the same number of dimensions and broadcast."""
+        if self.reduction != LossReduction.NONE.value or base.ndim == 0 or topology.ndim == 0:
+            return
+        try:
+            torch.broadcast_shapes(base.shape, topology.shape)
+            ok = base.ndim == topology.ndim
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"TopologyAwareLoss(reduction='none') cannot add the base term of shape {tuple(base.shape)} and the "
+                f"topological term of shape {tuple(topology.shape)}: they need the same number of dimensions and "
+                "broadcastable sizes (per-item losses return (B, C, 1, ..., 1) like DiceLoss). Use reduction='mean' "
+                "or 'sum', or losses whose unreduced shapes agree."
+            )
+
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """
         Args:
@@ -190,7 +216,8 @@ class TopologyAwareLoss(_Loss):
 
         Raises:
             TypeError / ValueError: for inputs no monai_topo loss accepts (see the class docstring), even during the
-                warm-up.
+                warm-up; on the first call, for inputs the topological term rejects; with ``reduction="none"``,
+                for terms whose shapes do not add up.
         """
         needs_target = getattr(self.topology_loss, "requires_target", True) or isinstance(target, torch.Tensor)
         to_onehot_y = _uses_onehot_target(self.base_loss) or _uses_onehot_target(self.topology_loss)
@@ -203,12 +230,18 @@ class TopologyAwareLoss(_Loss):
             )
             self._epoch_source = True  # warn once
         active = self.topology_active and self.lambda_topology > 0.0
+        if not active and not self._topology_inputs_checked:
+            check_inputs = getattr(self.topology_loss, "check_inputs", None)
+            if callable(check_inputs):
+                check_inputs(input, target if needs_target else None)
+        self._topology_inputs_checked = True
         base = self._reduce(self.base_loss(input, target))
         if active:
             if getattr(self.topology_loss, "requires_target", True):
                 topology = self._reduce(self.topology_loss(input, target))
             else:
                 topology = self._reduce(self.topology_loss(input))
+            self._check_shapes(base, topology)
             total = base + self.lambda_topology * topology
         else:
             topology, total = None, base

@@ -18,6 +18,9 @@ Never a crash, a silent NaN, or more than ``MAX_WARNINGS`` warnings. What reache
 Uniform contract this matrix pins down (fixed where the library disagreed):
 
 - NaN / Inf logits -> ``ValueError`` in every loss, including ``TopologyAwareLoss`` during its warm-up;
+- ``TopologyAwareLoss`` runs its topological term's input checks on the first call, also during the warm-up: an
+  input or target that term rejects (logits where it expects probabilities, a non-binary target for
+  ``PersistenceMatchingLoss``) fails at once, with the term's message;
 - a soft target for a loss that needs a binary one (``PersistenceMatchingLoss``: Betti numbers of the target)
   -> ``ValueError``; ``SupervoxelLoss`` (soft labels for its criterion, detection at 0.5) and
   ``SpatialAwareMatchingLoss`` (diagram of the soft target) document soft targets in [0, 1] and reject values
@@ -265,6 +268,8 @@ class Ok:
 OK = Ok()
 NONFINITE = Raises(ValueError, "NaN or infinite")
 TARGET_LOSSES = [c for c in LOSSES if c != "BettiPriorLoss"]  # BettiPriorLoss ignores the target (documented)
+# need a binary target: PersistenceMatchingLoss, and TopologyAwareLoss-warmup, whose first call runs its checks
+HU_LOSSES = ["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches", "TopologyAwareLoss-warmup"]
 
 
 def _for(columns, outcome) -> dict:
@@ -281,29 +286,27 @@ EXPECTED: dict[str, dict[str, Raises | Ok]] = {
         "topology": NONFINITE,
     },
     "soft-target": {  # SupervoxelLoss: soft labels go to its criterion, detection at 0.5 (documented)
-        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        **_for(HU_LOSSES, Raises(ValueError, "binary")),
         "metric": Ok(warns="binarized"),
         "betti_numbers": Raises(ValueError, "binary"),
     },
-    "logits-as-probabilities": {
-        **_for([c for c in LOSSES if c != "TopologyAwareLoss-warmup"], Raises(ValueError, r"probabilities in \[0, 1\]")),
-    },
+    "logits-as-probabilities": {"loss": Raises(ValueError, r"probabilities in \[0, 1\].*look like logits")},
     "target-label-2": {  # SupervoxelLoss reads a one-channel integer target as instance ids (documented)
-        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        **_for(HU_LOSSES, Raises(ValueError, "binary")),
         "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
         "metric": Ok(warns="binarized"),
         "betti_numbers": Raises(ValueError, "binary"),
     },
     "target-negative": {
         **_for(["SupervoxelLoss", "TopologyAwareLoss-active"], Raises(ValueError, "non-negative")),
-        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        **_for(HU_LOSSES, Raises(ValueError, "binary")),
         "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
         "metric": Ok(warns="binarized"),
         "betti_numbers": Raises(ValueError, "binary"),
     },
     "target-1.5": {  # neither a soft label nor an instance id
         **_for(["SupervoxelLoss", "TopologyAwareLoss-active"], Raises(ValueError, "non-integral")),
-        **_for(["PersistenceMatchingLoss", "PersistenceMatchingLoss-patches"], Raises(ValueError, "binary")),
+        **_for(HU_LOSSES, Raises(ValueError, "binary")),
         "SpatialAwareMatchingLoss": Raises(ValueError, r"in \[0, 1\]"),
         "metric": Ok(warns="binarized"),
         "betti_numbers": Raises(ValueError, "binary"),
@@ -336,6 +339,54 @@ def expected(row: Row, column: str) -> Raises | Ok:
 
 # known values: a perfect (empty or full) prediction
 PERFECT = {"all-zero-pred", "all-one-pred"}
+# rows whose metric values follow from the Betti numbers / Euler characteristic of the masks (core, oracle-tested)
+KNOWN_METRIC_ROWS = {"constant-logits", "empty-target", "full-target", "soft-target"}
+
+
+def _metric_by_hand(row: Row, column: str) -> np.ndarray | None:
+    """The metric's ``(B, 1)`` (or ``(B, 1, 3)``) values from the masks' Betti numbers, for the known rows."""
+    from monai_topo.topology import euler_characteristic
+
+    x, y = row.data()
+    pred, target = (x > 0).numpy()[:, 0], (y > 0.5).numpy()[:, 0]  # soft targets: thresholded at 0.5 (warned)
+    out = []
+    for p, t in zip(pred, target):
+        bp, bt = betti_numbers(p), betti_numbers(t)
+        if column == "compute_betti_error_per_dim":
+            out.append([np.abs(bp - bt)])
+        elif column == "BettiErrorMetric":
+            out.append([np.abs(bp - bt).sum()])
+        elif column == "EulerCharacteristicErrorMetric":
+            out.append([abs(euler_characteristic(p) - euler_characteristic(t))])
+        elif column == "CenterlineDiceMetric":  # only the empty / full cases here
+            out.append([1.0 if not p.any() and not t.any() else 0.0 if not p.any() or not t.any() else np.nan])
+        elif column == "ConnectivityErrorMetric":  # an empty side has no overlap: no split, no merge
+            out.append([0.0 if not p.any() or not t.any() else np.nan])
+    want = np.asarray(out, np.float64)
+    return None if np.isnan(want).any() else want  # None: no value by hand (e.g. clDice of two random masks)
+
+
+def _hu_constant(target: torch.Tensor) -> float:
+    """Hu's loss on p = 0.5 everywhere: one essential point (0.5, 0); the other target points are missing."""
+    costs = []
+    for t in (target > 0.5).numpy()[:, 0]:
+        b = betti_numbers(t)
+        matched = 0.25 if b[0] >= 1 else 0.125  # (0.5 - 1)^2 + 0^2 matched, else (0.5 - 0)^2 / 2 to the diagonal
+        costs.append(matched + (max(int(b[0]) - 1, 0) + int(b[1]) + int(b[2])) / 2.0)
+    return float(np.mean(costs))
+
+
+def _supervoxel_constant(target: torch.Tensor) -> float:
+    """SupervoxelLoss on logits 0: nothing predicted, BCE = log 2 everywhere, every target component is a
+    critical false negative (no kept neighbour): ``log 2 * ((1 - alpha) + alpha * beta * mean(y))``."""
+    return float(np.log(2.0) * (0.5 + 0.25 * float((target > 0.5).float().mean())))
+
+
+CONSTANT_LOGIT_LOSSES = {
+    "PersistenceMatchingLoss": _hu_constant,
+    "SupervoxelLoss": _supervoxel_constant,
+    "TopologyAwareLoss-warmup": lambda target: float(DiceCELoss(sigmoid=True)(torch.zeros(SHAPE), target)),
+}
 
 
 def _check_known(row: Row, column: str, result: dict) -> None:
@@ -352,8 +403,13 @@ def _check_known(row: Row, column: str, result: dict) -> None:
     if column == "compute_persistence" and row.id in PERFECT | {"constant-logits", "empty-target", "full-target"}:
         (dim, birth, death, essential), = result["value"]  # a constant image: one essential class
         assert dim == 0 and essential and birth == death
-    if column == "betti_numbers" and row.id == "1x1x1":
-        assert result["value"].tolist() in ([0, 0, 0], [1, 0, 0])
+    if column == "betti_numbers" and row.id == "1x1x1":  # one voxel: one component exactly when it is foreground
+        x, _ = row.data()
+        assert result["value"].tolist() == ([1, 0, 0] if float(x[0, 0, 0, 0, 0]) > 0 else [0, 0, 0])
+    if group == "metric" and row.id in KNOWN_METRIC_ROWS and (want := _metric_by_hand(row, column)) is not None:
+        np.testing.assert_allclose(result["value"], want, rtol=1e-6, atol=1e-6)
+    if group == "loss" and row.id == "constant-logits" and column in CONSTANT_LOGIT_LOSSES:
+        assert float(result["value"]) == pytest.approx(CONSTANT_LOGIT_LOSSES[column](row.data()[1]), rel=1e-5)
     if column == "betti_numbers" and row.id == "1x1x9":
         assert result["value"][1:].tolist() == [0, 0]  # a line has no loops or cavities
 
