@@ -2,7 +2,8 @@
 
 Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``supervoxel``
 (SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
-losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``memory`` (peak RSS per case). Ratios are taken within the same run.
+losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``skeleton_recall`` (SkeletonRecallLoss + DiceCE,
+tube given vs built by the loss, against DiceCE alone), ``memory`` (peak RSS per case). Ratios are taken within the same run.
 
 Example:
     python -m monai_topo.benchmarks                       # everything, default sizes (a few minutes)
@@ -77,6 +78,14 @@ def _section_persistence_losses(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_skeleton_recall(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.skeleton_recall import benchmark_skeleton_recall
+
+    result = benchmark_skeleton_recall(shape=tuple(args.skeleton_recall_shape))
+    _print_dict(f"SkeletonRecallLoss + DiceCELoss forward+backward on {tuple(args.skeleton_recall_shape)}", result)
+    return result
+
+
 def _section_memory(args: argparse.Namespace) -> list[dict]:
     from monai_topo.benchmarks.memory import benchmark_memory
 
@@ -90,6 +99,7 @@ SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
     "persistence_losses": _section_persistence_losses,
+    "skeleton_recall": _section_skeleton_recall,
     "memory": _section_memory,
 }
 
@@ -101,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gudhi-max-size", type=int, default=128, help="largest size given to gudhi (256: ~11 GB)")
     parser.add_argument("--persistence-sizes", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--supervoxel-shape", nargs="+", type=int, default=[2, 1, 128, 128, 128])
+    parser.add_argument("--skeleton-recall-shape", nargs="+", type=int, default=[2, 2, 48, 48, 48])
     parser.add_argument("--memory-size", type=int, default=256, help="side of the size^3 memory cases")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
