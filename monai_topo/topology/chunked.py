@@ -264,8 +264,8 @@ def _summarise_pair(
         target, _, target_ids = _summarise_volume(ext_target, names[1], location, grid, connectivity)
     both = (pred_labels > 0) & (target_ids > 0)
     pairs = np.stack([pred_labels[both].astype(np.int64), target_ids[both].astype(np.int64)], axis=1)
-    pairs = np.unique(pairs, axis=0) if pairs.size else np.zeros((0, 2), np.int64)
-    return _PairSummary([pred, target], pairs, int(np.count_nonzero(both)))
+    top = max(int(pred_labels.max(initial=0)), int(target_ids.max(initial=0)))
+    return _PairSummary([pred, target], _unique_pairs(pairs, top), int(np.count_nonzero(both)))
 
 
 class _ChunkProgress:
@@ -364,7 +364,19 @@ class _Classes:
         return out
 
 
-def _face_edges(lo: np.ndarray, hi: np.ndarray, full: bool) -> np.ndarray:
+def _unique_pairs(pairs: np.ndarray, total: int) -> np.ndarray:
+    """Distinct rows of an ``(k, 2)`` array of ids in ``0..total`` (one integer key per row when it fits)."""
+    if len(pairs) == 0:
+        return np.zeros((0, 2), np.int64)
+    pairs = pairs.astype(np.int64, copy=False)
+    base = total + 1
+    if base < 2**31:
+        keys = np.unique(pairs[:, 0] * base + pairs[:, 1])
+        return np.stack([keys // base, keys % base], axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def _face_edges(lo: np.ndarray, hi: np.ndarray, full: bool, total: int) -> np.ndarray:
     """Pairs ``(lo id, hi id)`` of voxels adjacent across a boundary plane (face neighbours, or all 3^(d-1))."""
     shifts = itertools.product((-1, 0, 1), repeat=lo.ndim) if full else [(0,) * lo.ndim]
     found = []
@@ -374,10 +386,10 @@ def _face_edges(lo: np.ndarray, hi: np.ndarray, full: bool) -> np.ndarray:
         a, b = lo[src], hi[dst]
         keep = (a > 0) & (b > 0)
         if keep.any():
-            found.append(np.stack([a[keep], b[keep]], axis=1))
+            found.append(_unique_pairs(np.stack([a[keep], b[keep]], axis=1), total))
     if not found:
         return np.zeros((0, 2), np.int64)
-    return np.unique(np.concatenate(found), axis=0)
+    return _unique_pairs(np.concatenate(found), total)
 
 
 def _merge(
@@ -406,7 +418,7 @@ def _merge(
                 region = tuple(slice(starts[a][loc[a]], starts[a][loc[a] + 1]) for a in others)
                 target = lo if loc[axis] == k - 1 else hi
                 target[region] = np.where(face > 0, face.astype(np.int64) + offsets[loc], 0)
-            edges.append(_face_edges(lo, hi, connectivity in _FULL))
+            edges.append(_face_edges(lo, hi, connectivity in _FULL, total))
     all_edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
     return _Classes(total, all_edges), offsets
 
@@ -575,7 +587,8 @@ def chunked_pair_topology(
         edges.append(np.stack([p, t], axis=1))
     splits = merges = 0
     if edges:
-        pairs = np.unique(np.concatenate(edges), axis=0)
+        pairs = np.concatenate(edges)
+        pairs = _unique_pairs(pairs, int(pairs.max()))
         splits = len(pairs) - np.unique(pairs[:, 1]).size
         merges = len(pairs) - np.unique(pairs[:, 0]).size
     intersection = sum(r.intersection for r in results)
