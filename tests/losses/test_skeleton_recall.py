@@ -14,7 +14,13 @@ from monai.networks.nets import UNet
 
 from monai_topo.losses import SkeletonRecallLoss, TopologyAwareLoss
 from monai_topo.topology import betti_numbers, tubed_skeleton
-from tests.losses.toy_problems import as_batch, optimise_logits, ring_problem_2d, ring_problem_3d
+from tests.losses.toy_problems import (
+    as_batch,
+    check_cuda_matches_cpu,
+    optimise_logits,
+    ring_problem_2d,
+    ring_problem_3d,
+)
 
 
 def line_2d() -> np.ndarray:
@@ -204,3 +210,14 @@ def test_topology_aware_loss_in_supervised_trainer():
     for record in records:
         assert record["active"] and 0.0 < record["topology"] <= 1.0
         assert record["total"] == pytest.approx(record["base"] + record["topology"], rel=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("given", [False, True])
+def test_cuda_matches_cpu(given):
+    """On CUDA tensors the value and gradient stay on the GPU and equal the CPU ones (tube built or given)."""
+    loss = SkeletonRecallLoss()
+    if not given:
+        check_cuda_matches_cpu(loss)
+        return
+    check_cuda_matches_cpu(lambda x, y: loss(x, y, skeleton=loss.tube(y)))
