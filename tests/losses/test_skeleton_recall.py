@@ -21,19 +21,13 @@ from tests.losses.toy_problems import (
     ring_problem_2d,
     ring_problem_3d,
 )
+from tests.metrics.metric_shapes import tube_3d  # its tube: 82 voxels, 9 in each slice z = 2..9
 
 
 def line_2d() -> np.ndarray:
     """A one-pixel line of 5 pixels: its own skeleton, and its own tube inside the mask."""
     m = np.zeros((7, 7), np.float32)
     m[3, 1:6] = 1
-    return m
-
-
-def tube_3d() -> np.ndarray:
-    """A 3x3 tube along the last axis; its tube (radius 2, in the mask) has 82 voxels, 9 in each slice z = 2..9."""
-    m = np.zeros((5, 5, 12), np.float32)
-    m[1:4, 1:4, 1:11] = 1
     return m
 
 

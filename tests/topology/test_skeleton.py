@@ -7,20 +7,7 @@ import pytest
 
 from monai_topo.metrics.centerline_dice import skeleton as skeleton_from_metrics
 from monai_topo.topology import skeleton, tube_footprint, tubed_skeleton, tubed_skeletons
-
-
-def bar_2d() -> np.ndarray:
-    """3-pixel-wide bar: 21 pixels; Zhang's skeleton has 6 (5 on the centre row, 1 on the top row)."""
-    m = np.zeros((5, 9), bool)
-    m[1:4, 1:8] = True
-    return m
-
-
-def tube_3d() -> np.ndarray:
-    """3x3 tube along the last axis (90 voxels); Lee's skeleton is the 8 axis voxels z = 2..9."""
-    m = np.zeros((5, 5, 12), bool)
-    m[1:4, 1:4, 1:11] = True
-    return m
+from tests.metrics.metric_shapes import tube_2d, tube_3d  # 3-wide straight tubes (clDice tests)
 
 
 def line_2d() -> np.ndarray:
@@ -36,9 +23,11 @@ TUBE_CASES = [  # [mask, kwargs, expected number of tube voxels]
     # columns -1..7 clipped to the image) = 31
     [line_2d(), {"restrict_to_mask": False}, 31],
     [line_2d(), {"radius": 0, "restrict_to_mask": False}, 5],
-    # bar: every pixel within city-block distance 2 of the skeleton, except the corner (3, 7): 20
-    [bar_2d(), {}, 20],
-    [bar_2d(), {"restrict_to_mask": False}, 36],
+    # 3-pixel-wide tube (33 pixels; skeleton: row 3, columns 1..9, and (2, 10)): every pixel within city-block
+    # distance 2 of the skeleton except the corner (4, 11): 32
+    [tube_2d(), {}, 32],
+    # unrestricted, rows 0..5: 1 + 11 + 13 + 12 + 11 + 9 = 57
+    [tube_2d(), {"restrict_to_mask": False}, 57],
     # 3D radius 1: 8 axis voxels x 5 (axis + 4 face neighbours in the slice) + 2 ends (z = 1, 10) = 42
     [tube_3d(), {"radius": 1}, 42],
     # 3D radius 2: full 3x3 slices z = 2..9 (corners at distance 2) = 72, + 5 at z = 1 and 5 at z = 10 = 82
@@ -78,7 +67,7 @@ def test_edge_cases():
 
 @pytest.mark.parametrize("num_workers", [None, 0, 1, 3])
 def test_stack_matches_items(num_workers):
-    masks = np.zeros((2, 3, 5, 5, 12), bool)
+    masks = np.zeros((2, 3, 7, 7, 12), bool)
     masks[0, 1] = tube_3d()
     masks[1, 2, 2, 2, 3:9] = True
     out = tubed_skeletons(masks, spatial_dims=3, num_workers=num_workers)

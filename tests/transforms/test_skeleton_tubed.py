@@ -11,22 +11,11 @@ from monai.transforms import Compose, EnsureTyped
 from monai_topo.losses import SkeletonRecallLoss
 from monai_topo.topology import tubed_skeleton
 from monai_topo.transforms import SkeletonTube, SkeletonTubed
-
-
-def bar_2d() -> np.ndarray:
-    m = np.zeros((5, 9), bool)
-    m[1:4, 1:8] = True  # its tube has 20 pixels (see tests/topology/test_skeleton.py)
-    return m
-
-
-def tube_3d() -> np.ndarray:
-    m = np.zeros((5, 5, 12), bool)
-    m[1:4, 1:4, 1:11] = True  # its tube has 82 voxels
-    return m
+from tests.metrics.metric_shapes import tube_2d, tube_3d  # tubes of 32 / 82 voxels (tests/topology/test_skeleton.py)
 
 
 def label_map_2d() -> np.ndarray:
-    """Class 1: the bar; class 2: a one-pixel line (its own tube, 5 pixels) below it."""
+    """Class 1: a 3-wide bar (tube: 20 pixels); class 2: a one-pixel line (its own tube, 5 pixels) below it."""
     m = np.zeros((1, 7, 9), np.float32)
     m[0, 1:4, 1:8] = 1
     m[0, 5, 2:7] = 2
@@ -37,13 +26,13 @@ CASES = [  # [options, label, expected tube voxels per output channel]
     [{"num_classes": 3}, label_map_2d(), [20, 5]],
     [{"num_classes": 3, "include_background": True}, label_map_2d(), [None, 20, 5]],
     [{"num_classes": 4}, label_map_2d(), [20, 5, 0]],  # an absent class: an empty channel
-    [{}, bar_2d()[None].astype(np.float32), [20]],  # binary one-channel mask
-    [{"include_background": True}, bar_2d()[None], [20]],
-    [{}, np.stack([~bar_2d(), bar_2d()]).astype(np.uint8), [20]],  # one-hot: background dropped
-    [{"num_classes": 2}, np.stack([~bar_2d(), bar_2d()]).astype(np.float32), [20]],
+    [{}, tube_2d()[None].astype(np.float32), [32]],  # binary one-channel mask
+    [{"include_background": True}, tube_2d()[None], [32]],
+    [{}, np.stack([~tube_2d(), tube_2d()]).astype(np.uint8), [32]],  # one-hot: background dropped
+    [{"num_classes": 2}, np.stack([~tube_2d(), tube_2d()]).astype(np.float32), [32]],
     [{"num_classes": 2}, tube_3d()[None].astype(np.float32), [82]],
     [{"num_classes": 2, "tube_radius": 1}, tube_3d()[None].astype(np.float32), [42]],
-    [{"num_classes": 2, "restrict_to_mask": False}, bar_2d()[None].astype(np.float32), [36]],
+    [{"num_classes": 2, "restrict_to_mask": False}, tube_2d()[None].astype(np.float32), [57]],
 ]
 
 
