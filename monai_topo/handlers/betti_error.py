@@ -9,6 +9,7 @@ from monai.utils import MetricReduction
 
 from monai_topo.metrics import BettiErrorMetric
 from monai_topo.topology import Connectivity
+from monai_topo.topology.validation import renamed_arguments
 
 __all__ = ["BettiError"]
 
@@ -23,7 +24,8 @@ class BettiError(IgniteMetricHandler):
 
     Args:
         include_background: whether to include the first channel. Defaults to ``True``.
-        dim: ``None`` sums the errors over all homology dimensions; 0, 1 or 2 selects one.
+        dims: ``None`` sums the errors over all homology dimensions; 0, 1 or 2 selects one; a sequence sums those.
+            (Was ``dim``, deprecated: bundle keys ``"dim"`` become ``"dims"``.)
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.
         patch_size: ``None`` for whole images, otherwise Hu et al.'s patch protocol with this patch size.
         num_patches: ``None`` tiles the image; an int samples that many random windows.
@@ -36,15 +38,16 @@ class BettiError(IgniteMetricHandler):
             (what :class:`monai.handlers.MetricsSaver` writes to ``{name}_raw.csv``).
 
     Example:
-        >>> handler = BettiError(dim=0)
-        >>> handler.metric_fn.dim
+        >>> handler = BettiError(dims=0)
+        >>> handler.metric_fn.dims
         0
     """
 
+    @renamed_arguments(dim="dims")
     def __init__(
         self,
         include_background: bool = True,
-        dim: int | None = None,
+        dims: int | tuple[int, ...] | None = None,
         connectivity: Connectivity = None,
         patch_size: int | tuple[int, ...] | None = None,
         num_patches: int | None = None,
@@ -57,7 +60,7 @@ class BettiError(IgniteMetricHandler):
     ) -> None:
         metric_fn = BettiErrorMetric(
             include_background=include_background,
-            dim=dim,
+            dims=dims,
             connectivity=connectivity,
             patch_size=patch_size,
             num_patches=num_patches,

@@ -8,6 +8,7 @@ from monai.handlers.ignite_metric import IgniteMetricHandler
 from monai.utils import MetricReduction
 
 from monai_topo.metrics import ConnectivityErrorMetric
+from monai_topo.metrics.connectivity_error import kind_first_compat
 from monai_topo.topology import Connectivity
 
 __all__ = ["ConnectivityError"]
@@ -19,9 +20,10 @@ class ConnectivityError(IgniteMetricHandler):
     Attach one handler per kind to track both, e.g. ``ConnectivityError(kind="splits")`` as ``"val_splits"``
     and ``ConnectivityError(kind="merges")`` as ``"val_merges"``.
 
-    Args:
-        kind: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
+    Args (MONAI's order, as :class:`monai_topo.metrics.ConnectivityErrorMetric`; a string given first is still read
+    as ``kind``, with a ``DeprecationWarning``):
         include_background: whether to include the first channel. Defaults to ``True``.
+        kind: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.
         instance_labels: whether ``y`` holds instance ids (same shape as ``y_pred``, 0 = background)
             rather than a binary mask whose components are the target objects.
@@ -38,8 +40,8 @@ class ConnectivityError(IgniteMetricHandler):
 
     def __init__(
         self,
-        kind: str = "total",
         include_background: bool = True,
+        kind: str = "total",
         connectivity: Connectivity = None,
         instance_labels: bool = False,
         ignore_empty: bool = False,
@@ -48,6 +50,7 @@ class ConnectivityError(IgniteMetricHandler):
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
     ) -> None:
+        include_background, kind = kind_first_compat(include_background, kind, type(self).__name__)
         metric_fn = ConnectivityErrorMetric(
             kind=kind,
             include_background=include_background,

@@ -225,7 +225,7 @@ class TopologyAwareLoss(_Loss):
         if self.warmup_unit == "epochs" and self.warmup > 0 and not self._epoch_source:
             warnings.warn(
                 "TopologyAwareLoss(warmup_unit='epochs') does not know the epoch: call loss.attach(trainer) (in a bundle: "
-                "\"$@loss.attach(@train#trainer)\" in initialize), or loss.set_epoch(n) each epoch.",
+                '"$@loss.attach(@train#trainer)" in initialize), or loss.set_epoch(n) each epoch.',
                 stacklevel=2,
             )
             self._epoch_source = True  # warn once

@@ -21,9 +21,9 @@ __all__ = [
     "check_logits",
     "check_loss_inputs",
     "check_loss_options",
+    "check_probabilities",
     "prepare_prediction",
     "prepare_prediction_and_target",
-    "check_probabilities",
     "reduce_per_item",
     "resolve_activation",
 ]
@@ -172,9 +172,7 @@ def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_on
             f"got input {tuple(input.shape)} and target {tuple(target.shape)}."
         )
     if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
-        raise ValueError(
-            f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}."
-        )
+        raise ValueError(f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}.")
     if torch.is_floating_point(target) and not all_finite(target):
         raise ValueError("target contains NaN or infinite values.")
     n_pred_ch = input.shape[1]
@@ -311,7 +309,6 @@ def reduce_per_item(loss: torch.Tensor, reduction: str, spatial_ndim: int) -> to
     if reduction == LossReduction.SUM.value:
         return loss.sum()
     return loss.reshape(tuple(loss.shape[:2]) + (1,) * spatial_ndim)
-
 
 
 def check_loss_options(sigmoid: bool | None, softmax: bool, other_act: Callable | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,13 +11,18 @@ from monai.utils import MetricReduction
 
 from monai_topo.metrics.utils import (
     TopologyCumulativeMetric,
-    check_connectivity_option,
-    check_num_workers,
     evaluate_items,
     prepare_metric_inputs,
     to_output_tensor,
 )
-from monai_topo.topology import Connectivity, betti_numbers, betti_numbers_patches, resolve_connectivity
+from monai_topo.topology import Connectivity, betti_numbers, betti_numbers_patches
+from monai_topo.topology.validation import (
+    check_connectivity,
+    check_num_workers,
+    renamed_arguments,
+)
+
+Dims = int | Sequence[int] | None
 
 __all__ = [
     "BettiErrorMetric",
@@ -61,16 +67,35 @@ def betti_error_per_dim(
     return np.abs(per_patch_pred - per_patch_true).mean(axis=0)
 
 
+def _check_dims(dims: Dims) -> int | tuple[int, ...] | None:
+    """``None`` (all), one homology dimension, or a non-empty sequence of them (each 0, 1 or 2)."""
+    if dims is None:
+        return None
+    values = [dims] if isinstance(dims, (int, np.integer)) and not isinstance(dims, (bool, np.bool_)) else dims
+    try:
+        values = list(values)
+    except TypeError:
+        values = [dims]
+    if not values or any(
+        isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 2 for d in values
+    ):
+        raise ValueError(
+            f"dims must be None (sum over all dimensions), a homology dimension 0, 1 or 2, or a non-empty sequence "
+            f"of them, got {dims!r}."
+        )
+    return int(dims) if isinstance(dims, (int, np.integer)) else tuple(sorted({int(d) for d in values}))
+
+
 def _check_options(
     connectivity: Connectivity,
-    dim: int | None,
+    dims: Dims,
     patch_size: int | tuple[int, ...] | None,
     num_patches: int | None,
     num_workers: int | None,
-) -> None:
-    check_connectivity_option(connectivity)
-    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 0 <= dim <= 2):
-        raise ValueError(f"dim must be None (sum over all dimensions) or a homology dimension 0, 1 or 2, got {dim!r}.")
+) -> tuple[int | None, int | tuple[int, ...] | None, int | None]:
+    """Validate the options once; returns ``(connectivity, dims, num_workers)`` normalised."""
+    connectivity = check_connectivity(connectivity)
+    dims = _check_dims(dims)
     if patch_size is not None:
         sizes = (patch_size,) if isinstance(patch_size, (int, np.integer)) else tuple(patch_size)
         if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
@@ -82,14 +107,49 @@ def _check_options(
             raise ValueError("num_patches needs patch_size (the random patches' size).")
         if isinstance(num_patches, bool) or not isinstance(num_patches, (int, np.integer)) or num_patches < 1:
             raise ValueError(f"num_patches must be None (tile the image) or a positive int, got {num_patches!r}.")
-    check_num_workers(num_workers)
+    return connectivity, dims, check_num_workers(num_workers)
 
 
-def _check_spatial(pred: np.ndarray, connectivity: Connectivity, dim: int | None = None) -> None:
+def _check_spatial(pred: np.ndarray, connectivity: Connectivity, dims: int | tuple[int, ...] | None = None) -> None:
     spatial = pred.ndim - 2
-    resolve_connectivity(connectivity, spatial)  # raises a clear ValueError for e.g. 26 on 2D images
-    if dim is not None and dim >= spatial:
-        raise ValueError(f"dim={dim} does not exist for {spatial}D images (homology dimensions 0..{spatial - 1}).")
+    check_connectivity(connectivity, spatial)  # a clear ValueError for e.g. 26 on 2D images
+    top = None if dims is None else (dims if isinstance(dims, int) else max(dims))
+    if top is not None and top >= spatial:
+        raise ValueError(f"dims={dims} does not exist for {spatial}D images (homology dimensions 0..{spatial - 1}).")
+
+
+def _select_dims(per_dim: torch.Tensor, dims: int | tuple[int, ...] | None) -> torch.Tensor:
+    if dims is None:
+        return per_dim.sum(dim=-1)
+    if isinstance(dims, int):
+        return per_dim[..., dims].contiguous()
+    return per_dim[..., list(dims)].sum(dim=-1)
+
+
+def _betti_error_per_dim(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    include_background: bool,
+    connectivity: int | None,
+    patch_size: int | tuple[int, ...] | None,
+    num_patches: int | None,
+    seed: int | None,
+    ignore_empty: bool,
+    num_workers: int | None,
+    dims: int | tuple[int, ...] | None = None,
+) -> torch.Tensor:
+    """:func:`compute_betti_error_per_dim` with options already validated (inputs are checked here)."""
+    pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
+    _check_spatial(pred, connectivity, dims)
+    values = evaluate_items(
+        lambda p, t: betti_error_per_dim(p, t, connectivity, patch_size, num_patches, seed),
+        pred,
+        target,
+        value_shape=(pred.ndim - 2,),
+        ignore_empty=ignore_empty,
+        num_workers=num_workers,
+    )
+    return to_output_tensor(values, device)
 
 
 def compute_betti_error_per_dim(
@@ -110,25 +170,18 @@ def compute_betti_error_per_dim(
         >>> compute_betti_error_per_dim(ring, torch.ones(1, 1, 5, 5)).tolist()
         [[[0.0, 1.0]]]
     """
-    _check_options(connectivity, None, patch_size, num_patches, num_workers)
-    pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
-    _check_spatial(pred, connectivity)
-    values = evaluate_items(
-        lambda p, t: betti_error_per_dim(p, t, connectivity, patch_size, num_patches, seed),
-        pred,
-        target,
-        value_shape=(pred.ndim - 2,),
-        ignore_empty=ignore_empty,
-        num_workers=num_workers,
+    connectivity, _, num_workers = _check_options(connectivity, None, patch_size, num_patches, num_workers)
+    return _betti_error_per_dim(
+        y_pred, y, include_background, connectivity, patch_size, num_patches, seed, ignore_empty, num_workers
     )
-    return to_output_tensor(values, device)
 
 
+@renamed_arguments(dim="dims")
 def compute_betti_error(
     y_pred: torch.Tensor | np.ndarray,
     y: torch.Tensor | np.ndarray,
     include_background: bool = True,
-    dim: int | None = None,
+    dims: Dims = None,
     connectivity: Connectivity = None,
     patch_size: int | tuple[int, ...] | None = None,
     num_patches: int | None = None,
@@ -142,8 +195,8 @@ def compute_betti_error(
         y_pred: binarised one-hot prediction ``B C H W [D]``.
         y: binarised one-hot ground truth of the same shape.
         include_background: whether to include the first channel.
-        dim: ``None`` sums the errors over all homology dimensions ``0..ndim-1``; an int selects one
-            (0 components, 1 loops/holes, 2 cavities).
+        dims: ``None`` sums the errors over all homology dimensions ``0..ndim-1``; an int selects one
+            (0 components, 1 loops/holes, 2 cavities); a sequence sums those. (Was ``dim``, deprecated.)
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D), 4 or 6 (V-construction).
         patch_size: ``None`` compares whole images. Otherwise Hu et al.'s protocol: the per-patch Betti error,
             on the same windows of prediction and target, averaged over patches (int or per-axis tuple).
@@ -165,14 +218,11 @@ def compute_betti_error(
         >>> compute_betti_error(pred, target).item()
         1.0
     """
-    _check_options(connectivity, dim, patch_size, num_patches, num_workers)
-    spatial = (y_pred.ndim - 2) if hasattr(y_pred, "ndim") else None
-    if dim is not None and spatial in (2, 3) and dim >= spatial:
-        raise ValueError(f"dim={dim} does not exist for {spatial}D images (homology dimensions 0..{spatial - 1}).")
-    per_dim = compute_betti_error_per_dim(
-        y_pred, y, include_background, connectivity, patch_size, num_patches, seed, ignore_empty, num_workers
+    connectivity, dims, num_workers = _check_options(connectivity, dims, patch_size, num_patches, num_workers)
+    per_dim = _betti_error_per_dim(
+        y_pred, y, include_background, connectivity, patch_size, num_patches, seed, ignore_empty, num_workers, dims
     )
-    return per_dim.sum(dim=-1) if dim is None else per_dim[..., dim].contiguous()
+    return _select_dims(per_dim, dims)
 
 
 def compute_betti_numbers(
@@ -190,7 +240,7 @@ def compute_betti_numbers(
         >>> pred_b.tolist(), true_b.tolist()
         ([[[1, 0, 1]]], [[[1, 0, 0]]])
     """
-    _check_options(connectivity, None, None, None, num_workers)
+    connectivity, _, num_workers = _check_options(connectivity, None, None, None, num_workers)
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
     _check_spatial(pred, connectivity)
     values = evaluate_items(
@@ -218,7 +268,8 @@ class BettiErrorMetric(TopologyCumulativeMetric):
 
     Args:
         include_background: whether to include the first channel. Defaults to ``True`` (as ``DiceMetric``).
-        dim: ``None`` (default) sums the errors over homology dimensions ``0..ndim-1``; 0, 1 or 2 selects one.
+        dims: ``None`` (default) sums the errors over homology dimensions ``0..ndim-1``; 0, 1 or 2 selects one; a
+            sequence sums those. (Was ``dim``, deprecated.)
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D, T-construction) or 4 / 6.
         patch_size: ``None`` for whole images, otherwise the patch size (int or per-axis tuple).
         num_patches: ``None`` tiles the image; an int samples that many random windows (``seed``).
@@ -233,7 +284,7 @@ class BettiErrorMetric(TopologyCumulativeMetric):
         ValueError: for invalid options (here) and wrong input shapes (when called).
 
     Example:
-        >>> metric = BettiErrorMetric(dim=1)
+        >>> metric = BettiErrorMetric(dims=1)
         >>> ring = torch.ones(1, 1, 5, 5); ring[..., 2, 2] = 0
         >>> metric(ring, torch.ones(1, 1, 5, 5)).tolist()
         [[1.0]]
@@ -241,10 +292,11 @@ class BettiErrorMetric(TopologyCumulativeMetric):
         1.0
     """
 
+    @renamed_arguments(dim="dims")
     def __init__(
         self,
         include_background: bool = True,
-        dim: int | None = None,
+        dims: Dims = None,
         connectivity: Connectivity = None,
         patch_size: int | tuple[int, ...] | None = None,
         num_patches: int | None = None,
@@ -255,9 +307,9 @@ class BettiErrorMetric(TopologyCumulativeMetric):
         num_workers: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, get_not_nans=get_not_nans)
-        _check_options(connectivity, dim, patch_size, num_patches, num_workers)
+        connectivity, dims, num_workers = _check_options(connectivity, dims, patch_size, num_patches, num_workers)
         self.include_background = include_background
-        self.dim = dim
+        self.dims = dims
         self.connectivity = connectivity
         self.patch_size = patch_size
         self.num_patches = num_patches
@@ -266,16 +318,17 @@ class BettiErrorMetric(TopologyCumulativeMetric):
         self.num_workers = num_workers
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        """Betti error ``(B, C)`` of one batch; see :func:`compute_betti_error`."""
-        return compute_betti_error(
+        """Betti error ``(B, C)`` of one batch; see :func:`compute_betti_error` (options were checked once)."""
+        per_dim = _betti_error_per_dim(
             y_pred,
             y,  # type: ignore[arg-type]
-            include_background=self.include_background,
-            dim=self.dim,
-            connectivity=self.connectivity,
-            patch_size=self.patch_size,
-            num_patches=self.num_patches,
-            seed=self.seed,
-            ignore_empty=self.ignore_empty,
-            num_workers=self.num_workers,
+            self.include_background,
+            self.connectivity,
+            self.patch_size,
+            self.num_patches,
+            self.seed,
+            self.ignore_empty,
+            self.num_workers,
+            self.dims,
         )
+        return _select_dims(per_dim, self.dims)

@@ -8,14 +8,9 @@ import numpy as np
 import torch
 from monai.utils import MetricReduction
 
-from monai_topo.metrics.utils import (
-    TopologyCumulativeMetric,
-    check_num_workers,
-    evaluate_items,
-    prepare_metric_inputs,
-    to_output_tensor,
-)
+from monai_topo.metrics.utils import TopologyCumulativeMetric, evaluate_items, prepare_metric_inputs, to_output_tensor
 from monai_topo.topology.skeleton import skeleton
+from monai_topo.topology.validation import check_num_workers
 
 __all__ = ["CenterlineDiceMetric", "centerline_dice", "compute_centerline_dice", "skeleton"]
 
@@ -77,7 +72,17 @@ def compute_centerline_dice(
         >>> round(compute_centerline_dice(broken, tube).item(), 3)
         0.909
     """
-    check_num_workers(num_workers)
+    return _centerline_dice(y_pred, y, include_background, ignore_empty, check_num_workers(num_workers))
+
+
+def _centerline_dice(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    include_background: bool,
+    ignore_empty: bool,
+    num_workers: int | None,
+) -> torch.Tensor:
+    """:func:`compute_centerline_dice` with options already validated (inputs are checked here)."""
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
     values = evaluate_items(centerline_dice, pred, target, ignore_empty=ignore_empty, num_workers=num_workers)
     return to_output_tensor(values, device)
@@ -117,17 +122,10 @@ class CenterlineDiceMetric(TopologyCumulativeMetric):
         num_workers: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, get_not_nans=get_not_nans)
-        check_num_workers(num_workers)
         self.include_background = include_background
         self.ignore_empty = ignore_empty
-        self.num_workers = num_workers
+        self.num_workers = check_num_workers(num_workers)
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         """clDice ``(B, C)`` of one batch; see :func:`compute_centerline_dice`."""
-        return compute_centerline_dice(
-            y_pred,
-            y,  # type: ignore[arg-type]
-            include_background=self.include_background,
-            ignore_empty=self.ignore_empty,
-            num_workers=self.num_workers,
-        )
+        return _centerline_dice(y_pred, y, self.include_background, self.ignore_empty, self.num_workers)  # type: ignore[arg-type]

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from monai.utils import MetricReduction
 
-from monai_topo.metrics.utils import (
-    TopologyCumulativeMetric,
-    check_connectivity_option,
-    check_num_workers,
-    evaluate_items,
-    prepare_metric_inputs,
-    to_output_tensor,
-)
+from monai_topo.metrics.utils import TopologyCumulativeMetric, evaluate_items, prepare_metric_inputs, to_output_tensor
 from monai_topo.topology import Connectivity, foreground_connectivity, label_components
+from monai_topo.topology.validation import check_connectivity, check_num_workers
 
-__all__ = ["ConnectivityErrorMetric", "compute_connectivity_error", "split_merge_counts"]
+__all__ = ["ConnectivityErrorMetric", "compute_connectivity_error", "kind_first_compat", "split_merge_counts"]
 
 _KINDS = ("splits", "merges", "total")
+
+
+def kind_first_compat(include_background: Any, kind: Any, owner: str) -> tuple[bool, str]:
+    """Validate ``kind``; accept the pre-0.2 order (``kind`` first, positionally) with a ``DeprecationWarning``.
+
+    Returns:
+        ``(include_background, kind)``.
+
+    Raises:
+        ValueError: for an unknown ``kind``.
+    """
+    if isinstance(include_background, str):
+        warnings.warn(
+            f"{owner}({include_background!r}, ...): kind as the first argument is deprecated since monai_topo 0.2.0 "
+            "(MONAI's order: include_background first); pass kind=... by keyword.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        include_background, kind = (kind if isinstance(kind, bool) else True), include_background
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
+    return bool(include_background), kind
 
 
 def split_merge_counts(
@@ -70,11 +87,28 @@ def split_merge_counts(
     return int(n_edges - n_target_touched), int(n_edges - n_pred_touched)
 
 
-def _check_options(connectivity: Connectivity, kind: str | None, num_workers: int | None) -> None:
-    check_connectivity_option(connectivity)
-    if kind is not None and kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}.")
-    check_num_workers(num_workers)
+def _connectivity_error(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    include_background: bool,
+    connectivity: int | None,
+    instance_labels: bool,
+    ignore_empty: bool,
+    num_workers: int | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`compute_connectivity_error` with options already validated (inputs are checked here)."""
+    pred, target, device = prepare_metric_inputs(y_pred, y, include_background, instance_labels=instance_labels)
+    check_connectivity(connectivity, pred.ndim - 2)  # a clear error for e.g. 26 on 2D images
+    values = evaluate_items(
+        lambda p, t: split_merge_counts(p, t, connectivity, instance_labels),
+        pred,
+        target,
+        value_shape=(2,),
+        ignore_empty=ignore_empty,
+        num_workers=num_workers,
+    )
+    out = to_output_tensor(values, device)
+    return out[..., 0].contiguous(), out[..., 1].contiguous()
 
 
 def compute_connectivity_error(
@@ -114,19 +148,15 @@ def compute_connectivity_error(
         >>> splits.item(), merges.item()
         (0.0, 1.0)
     """
-    _check_options(connectivity, None, num_workers)
-    pred, target, device = prepare_metric_inputs(y_pred, y, include_background, instance_labels=instance_labels)
-    foreground_connectivity(connectivity, pred.ndim - 2)  # a clear error for e.g. 26 on 2D images
-    values = evaluate_items(
-        lambda p, t: split_merge_counts(p, t, connectivity, instance_labels),
-        pred,
-        target,
-        value_shape=(2,),
-        ignore_empty=ignore_empty,
-        num_workers=num_workers,
+    return _connectivity_error(
+        y_pred,
+        y,
+        include_background,
+        check_connectivity(connectivity),
+        instance_labels,
+        ignore_empty,
+        check_num_workers(num_workers),
     )
-    out = to_output_tensor(values, device)
-    return out[..., 0].contiguous(), out[..., 1].contiguous()
 
 
 class ConnectivityErrorMetric(TopologyCumulativeMetric):
@@ -141,9 +171,10 @@ class ConnectivityErrorMetric(TopologyCumulativeMetric):
     ``instance_labels=True``, the instance ids of ``y`` (same shape as ``y_pred``, one instance map per
     channel, 0 = background), so that touching instances are told apart. ``y_pred`` is always binarised.
 
-    Args:
-        kind: the value returned per item: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
+    Args (MONAI's order: ``include_background`` first; ``kind`` was the first argument before 0.2, and a string
+    given first is still read as ``kind``, with a ``DeprecationWarning``):
         include_background: whether to include the first channel. Defaults to ``True``.
+        kind: the value returned per item: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.
         instance_labels: whether ``y`` holds instance ids rather than 0/1 values.
         ignore_empty: if True, items with an empty target channel are NaN and excluded from aggregation.
@@ -160,8 +191,8 @@ class ConnectivityErrorMetric(TopologyCumulativeMetric):
 
     def __init__(
         self,
-        kind: str = "total",
         include_background: bool = True,
+        kind: str = "total",
         connectivity: Connectivity = None,
         instance_labels: bool = False,
         ignore_empty: bool = False,
@@ -170,24 +201,24 @@ class ConnectivityErrorMetric(TopologyCumulativeMetric):
         num_workers: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, get_not_nans=get_not_nans)
-        _check_options(connectivity, kind, num_workers)
+        include_background, kind = kind_first_compat(include_background, kind, type(self).__name__)
         self.kind = kind
         self.include_background = include_background
-        self.connectivity = connectivity
+        self.connectivity = check_connectivity(connectivity)
         self.instance_labels = instance_labels
         self.ignore_empty = ignore_empty
-        self.num_workers = num_workers
+        self.num_workers = check_num_workers(num_workers)
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         """Splits, merges or their total ``(B, C)`` for one batch; see :func:`compute_connectivity_error`."""
-        splits, merges = compute_connectivity_error(
+        splits, merges = _connectivity_error(
             y_pred,
             y,  # type: ignore[arg-type]
-            include_background=self.include_background,
-            connectivity=self.connectivity,
-            instance_labels=self.instance_labels,
-            ignore_empty=self.ignore_empty,
-            num_workers=self.num_workers,
+            self.include_background,
+            self.connectivity,
+            self.instance_labels,
+            self.ignore_empty,
+            self.num_workers,
         )
         if self.kind == "splits":
             return splits

@@ -8,15 +8,9 @@ import numpy as np
 import torch
 from monai.utils import MetricReduction
 
-from monai_topo.metrics.utils import (
-    TopologyCumulativeMetric,
-    check_connectivity_option,
-    check_num_workers,
-    evaluate_items,
-    prepare_metric_inputs,
-    to_output_tensor,
-)
-from monai_topo.topology import Connectivity, euler_characteristic, resolve_connectivity
+from monai_topo.metrics.utils import TopologyCumulativeMetric, evaluate_items, prepare_metric_inputs, to_output_tensor
+from monai_topo.topology import Connectivity, euler_characteristic
+from monai_topo.topology.validation import check_connectivity, check_num_workers
 
 __all__ = ["EulerCharacteristicErrorMetric", "compute_euler_characteristic_error", "euler_characteristic_error"]
 
@@ -32,9 +26,25 @@ def euler_characteristic_error(pred: np.ndarray, target: np.ndarray, connectivit
     return float(abs(euler_characteristic(pred, connectivity) - euler_characteristic(target, connectivity)))
 
 
-def _check_options(connectivity: Connectivity, num_workers: int | None) -> None:
-    check_connectivity_option(connectivity)
-    check_num_workers(num_workers)
+def _euler_characteristic_error(
+    y_pred: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    include_background: bool,
+    connectivity: int | None,
+    ignore_empty: bool,
+    num_workers: int | None,
+) -> torch.Tensor:
+    """:func:`compute_euler_characteristic_error` with options already validated (inputs are checked here)."""
+    pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
+    check_connectivity(connectivity, pred.ndim - 2)
+    values = evaluate_items(
+        lambda p, t: euler_characteristic_error(p, t, connectivity),
+        pred,
+        target,
+        ignore_empty=ignore_empty,
+        num_workers=num_workers,
+    )
+    return to_output_tensor(values, device)
 
 
 def compute_euler_characteristic_error(
@@ -69,17 +79,9 @@ def compute_euler_characteristic_error(
         >>> compute_euler_characteristic_error(pred, torch.ones(1, 1, 8, 8)).item()
         1.0
     """
-    _check_options(connectivity, num_workers)
-    pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
-    resolve_connectivity(connectivity, pred.ndim - 2)
-    values = evaluate_items(
-        lambda p, t: euler_characteristic_error(p, t, connectivity),
-        pred,
-        target,
-        ignore_empty=ignore_empty,
-        num_workers=num_workers,
+    return _euler_characteristic_error(
+        y_pred, y, include_background, check_connectivity(connectivity), ignore_empty, check_num_workers(num_workers)
     )
-    return to_output_tensor(values, device)
 
 
 class EulerCharacteristicErrorMetric(TopologyCumulativeMetric):
@@ -114,19 +116,18 @@ class EulerCharacteristicErrorMetric(TopologyCumulativeMetric):
         num_workers: int | None = None,
     ) -> None:
         super().__init__(reduction=reduction, get_not_nans=get_not_nans)
-        _check_options(connectivity, num_workers)
         self.include_background = include_background
-        self.connectivity = connectivity
+        self.connectivity = check_connectivity(connectivity)
         self.ignore_empty = ignore_empty
-        self.num_workers = num_workers
+        self.num_workers = check_num_workers(num_workers)
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         """Euler characteristic error ``(B, C)`` of one batch; see :func:`compute_euler_characteristic_error`."""
-        return compute_euler_characteristic_error(
+        return _euler_characteristic_error(
             y_pred,
-            y,  # type: ignore[arg-type]
-            include_background=self.include_background,
-            connectivity=self.connectivity,
-            ignore_empty=self.ignore_empty,
-            num_workers=self.num_workers,
+            y,
+            self.include_background,
+            self.connectivity,
+            self.ignore_empty,
+            self.num_workers,  # type: ignore[arg-type]
         )

@@ -10,7 +10,6 @@ runs them over ``B x C`` in a thread pool (cc3d, numpy and scikit-image release 
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +20,10 @@ import torch
 from monai.metrics import CumulativeIterationMetric, do_metric_reduction
 from monai.utils import MetricReduction
 
+from monai_topo.topology.validation import check_spatial_ndim, resolve_num_workers
+
 __all__ = [
     "TopologyCumulativeMetric",
-    "check_connectivity_option",
-    "check_num_workers",
     "evaluate_items",
     "prepare_metric_inputs",
     "to_output_tensor",
@@ -84,6 +83,7 @@ def prepare_metric_inputs(
         raise ValueError(
             f"y_pred must be a batch-first one-hot array of shape B C H W (2D) or B C H W D (3D), got {pred.shape}."
         )
+    check_spatial_ndim(pred.ndim - 2, "y_pred")
     if target.shape != pred.shape:
         raise ValueError(
             f"y_pred and y should have same shapes, got {pred.shape} and {target.shape} "
@@ -127,21 +127,6 @@ def _binarise(arr: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr > 0.5)
 
 
-def check_connectivity_option(connectivity: int | None) -> None:
-    """Validate a ``connectivity`` option before the image dimension is known (``None``, 4, 8, 6 or 26)."""
-    if connectivity is not None and (isinstance(connectivity, bool) or connectivity not in (4, 6, 8, 26)):
-        raise ValueError(f"connectivity must be None, 4 or 8 (2D), 6 or 26 (3D), got {connectivity!r}.")
-
-
-def check_num_workers(num_workers: int | None) -> int | None:
-    """Validate ``num_workers`` (``None`` = one thread per CPU core, ``0``/``1`` = serial)."""
-    if num_workers is not None and (
-        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
-    ):
-        raise ValueError(f"num_workers must be None or a non-negative int, got {num_workers!r}.")
-    return num_workers
-
-
 def evaluate_items(
     fn: Callable[[np.ndarray, np.ndarray], Any],
     pred: np.ndarray,
@@ -158,7 +143,8 @@ def evaluate_items(
         pred, target: ``B C ...`` arrays.
         value_shape: shape of one result of ``fn``.
         ignore_empty: give NaN (without calling ``fn``) where the target channel is empty.
-        num_workers: threads; ``None`` uses one per CPU core (at most one per item), ``0``/``1`` runs serially.
+        num_workers: threads, already validated (:func:`monai_topo.topology.validation.check_num_workers`);
+            ``None`` uses one per CPU core (at most one per item), ``0``/``1`` runs serially.
 
     Returns:
         ``float64`` array of shape ``(B, C) + value_shape``.
@@ -172,8 +158,7 @@ def evaluate_items(
     def run(job: tuple[int, int]) -> Any:
         return fn(pred[job], target[job])
 
-    workers = check_num_workers(num_workers)
-    workers = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, len(jobs))
+    workers = resolve_num_workers(num_workers, len(jobs))
     if workers <= 1:
         results = [run(job) for job in jobs]
     else:

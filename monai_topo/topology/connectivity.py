@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from monai_topo.topology.validation import CONNECTIVITIES, check_connectivity
 
-__all__ = ["Connectivity", "resolve_connectivity", "foreground_connectivity", "background_connectivity"]
+__all__ = ["Connectivity", "background_connectivity", "foreground_connectivity", "resolve_connectivity"]
 
 Connectivity = int | None
 

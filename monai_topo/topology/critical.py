@@ -26,6 +26,7 @@ __all__ = ["critical_components", "target_objects"]
 #: the masks are filled by one dense lookup when more than 1 / _DENSE_RATIO of the voxels are errors
 _DENSE_RATIO = 16
 
+
 def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     """All non-zero offsets of the foreground neighbourhood (both directions)."""
     offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
@@ -120,10 +121,20 @@ def _adjacent_pairs(
     from_kept = len(kept_index) < len(error_index)
     if from_kept:
         index, own_labels, own_values, other_labels, other_values = (
-            kept_index, kept_labels, kept_values, error_labels, error_values)
+            kept_index,
+            kept_labels,
+            kept_values,
+            error_labels,
+            error_values,
+        )
     else:
         index, own_labels, own_values, other_labels, other_values = (
-            error_index, error_labels, error_values, kept_labels, kept_values)
+            error_index,
+            error_labels,
+            error_values,
+            kept_labels,
+            kept_values,
+        )
     found: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(index), chunk):
         source = index[start : start + chunk]

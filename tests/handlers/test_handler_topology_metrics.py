@@ -33,10 +33,10 @@ BATCHES = [
 # [handler, expected per-case values (3 cases, one channel)]
 CASES = [
     (lambda: BettiError(), [1.0, 1.0, 0.0]),
-    (lambda: BettiError(dim=1), [1.0, 0.0, 0.0]),
+    (lambda: BettiError(dims=1), [1.0, 0.0, 0.0]),
     # 9 tiles of 3x3: the ring's hole empties the centre tile, the cut splits the 3 tiles of the middle column
-    (lambda: BettiError(dim=0, patch_size=3), [1 / 9, 1 / 3, 0.0]),
-    (lambda: BettiError(dim=0, patch_size=(9, 5)), [0.0, 0.0, 0.0]),  # the cut lies on the tile border
+    (lambda: BettiError(dims=0, patch_size=3), [1 / 9, 1 / 3, 0.0]),
+    (lambda: BettiError(dims=0, patch_size=(9, 5)), [0.0, 0.0, 0.0]),  # the cut lies on the tile border
     (lambda: EulerCharacteristicError(), [1.0, 1.0, 0.0]),
     (lambda: ConnectivityError(kind="splits"), [0.0, 1.0, 0.0]),
     (lambda: ConnectivityError(kind="merges"), [0.0, 0.0, 0.0]),
@@ -79,14 +79,14 @@ def test_engine_with_output_transform_and_epochs():
 
 def test_handlers_wrap_the_metrics():
     pairs = [
-        (BettiError(dim=1, connectivity=4), BettiErrorMetric),
+        (BettiError(dims=1, connectivity=4), BettiErrorMetric),
         (EulerCharacteristicError(), EulerCharacteristicErrorMetric),
         (CenterlineDice(ignore_empty=True), CenterlineDiceMetric),
         (ConnectivityError(instance_labels=True), ConnectivityErrorMetric),
     ]
     for handler, metric_type in pairs:
         assert isinstance(handler.metric_fn, metric_type)
-    assert pairs[0][0].metric_fn.dim == 1 and pairs[0][0].metric_fn.connectivity == 4
+    assert pairs[0][0].metric_fn.dims == 1 and pairs[0][0].metric_fn.connectivity == 4
     assert pairs[2][0].metric_fn.ignore_empty and pairs[3][0].metric_fn.instance_labels
 
 
@@ -135,7 +135,7 @@ def test_metrics_saver_writes_per_case_csv(tmp_path):
 
 def test_ill_opts():
     with pytest.raises(ValueError):
-        BettiError(dim=5)
+        BettiError(dims=5)
     with pytest.raises(ValueError):
         ConnectivityError(kind="everything")
     with pytest.raises(ValueError):

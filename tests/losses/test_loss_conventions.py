@@ -10,7 +10,7 @@ import torch
 from monai.losses import DiceCELoss, DiceLoss
 from torch.nn.modules.loss import _Loss
 
-import monai_topo.losses as losses
+from monai_topo import losses
 from monai_topo.losses import (
     BettiPriorLoss,
     PersistenceMatchingLoss,
@@ -69,8 +69,8 @@ def test_reduction_none_shape(loss_cls, spatial):
     if loss_cls in VOXEL_MAP_LOSSES:
         assert out.shape == logits.shape  # the weighted voxel map
     else:
-        assert out.shape == DiceLoss(sigmoid=True, reduction="none")(logits, target).shape == (2, 3) + (1,) * len(
-            spatial
+        assert (
+            out.shape == DiceLoss(sigmoid=True, reduction="none")(logits, target).shape == (2, 3) + (1,) * len(spatial)
         )
     mean = loss_cls(reduction="mean")(logits, target)
     assert float(mean) == pytest.approx(float(out.mean()), rel=1e-5)
@@ -93,7 +93,9 @@ def test_logits_where_probabilities_are_expected_raise(loss_cls):
 @pytest.mark.parametrize("loss_cls", ALL_LOSSES, ids=_ids(ALL_LOSSES))
 def test_readme_example_runs_through_and_past_the_warmup(loss_cls):
     """README "Use it": ``TopologyAwareLoss(DiceCELoss(sigmoid=True), <loss>(), warmup=2)`` with logits."""
-    loss = TopologyAwareLoss(base_loss=DiceCELoss(sigmoid=True), topology_loss=loss_cls(), lambda_topology=1.0, warmup=2)
+    loss = TopologyAwareLoss(
+        base_loss=DiceCELoss(sigmoid=True), topology_loss=loss_cls(), lambda_topology=1.0, warmup=2
+    )
     logits, label = _data((8, 8, 8), batch=1)
     logits.requires_grad_(True)
     active = []

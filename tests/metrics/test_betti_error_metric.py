@@ -33,16 +33,16 @@ from tests.metrics.metric_shapes import (
 # [params, inputs (y_pred, y), expected (B, C)]
 CASES = [
     ({}, (batch(ring_2d()), batch(disk_2d())), [[1.0]]),
-    ({"dim": 1}, (batch(ring_2d()), batch(disk_2d())), [[1.0]]),
-    ({"dim": 0}, (batch(ring_2d()), batch(disk_2d())), [[0.0]]),
+    ({"dims": 1}, (batch(ring_2d()), batch(disk_2d())), [[1.0]]),
+    ({"dims": 0}, (batch(ring_2d()), batch(disk_2d())), [[0.0]]),
     ({}, (batch(two_squares_2d()), batch(disk_2d())), [[1.0]]),
-    ({"dim": 0}, (batch(disk_2d()), batch(two_squares_2d())), [[1.0]]),
+    ({"dims": 0}, (batch(disk_2d()), batch(two_squares_2d())), [[1.0]]),
     ({}, (batch(ring_2d()), batch(two_squares_2d())), [[2.0]]),
     ({}, (batch(solid_torus_3d()), batch(box_3d())), [[1.0]]),
-    ({"dim": 1}, (batch(solid_torus_3d()), batch(box_3d())), [[1.0]]),
-    ({"dim": 2}, (batch(solid_torus_3d()), batch(box_3d())), [[0.0]]),
-    ({"dim": 2}, (batch(ball_with_cavity_3d()), batch(ball_3d())), [[1.0]]),
-    ({"dim": 1}, (batch(ball_with_cavity_3d()), batch(ball_3d())), [[0.0]]),
+    ({"dims": 1}, (batch(solid_torus_3d()), batch(box_3d())), [[1.0]]),
+    ({"dims": 2}, (batch(solid_torus_3d()), batch(box_3d())), [[0.0]]),
+    ({"dims": 2}, (batch(ball_with_cavity_3d()), batch(ball_3d())), [[1.0]]),
+    ({"dims": 1}, (batch(ball_with_cavity_3d()), batch(ball_3d())), [[0.0]]),
     ({}, (batch(two_balls_3d()), batch(ball_with_cavity_3d())), [[2.0]]),
     # both connectivities: the diagonal pair is one component (8/26) or two (4/6)
     ({"connectivity": None}, (batch(diagonal_pair_2d()), batch(single_square_2d())), [[0.0]]),
@@ -124,7 +124,7 @@ def test_per_dim_and_numbers():
     np.testing.assert_array_equal(pred_b.numpy(), [[[1, 1, 0]], [[2, 0, 0]]])
     np.testing.assert_array_equal(true_b.numpy(), [[[1, 0, 1]], [[1, 0, 0]]])
     for k in range(3):
-        np.testing.assert_array_equal(compute_betti_error(y_pred, y, dim=k).numpy(), per_dim[..., k].numpy())
+        np.testing.assert_array_equal(compute_betti_error(y_pred, y, dims=k).numpy(), per_dim[..., k].numpy())
 
 
 def test_list_input_and_accumulation():
@@ -203,9 +203,9 @@ def test_ill_shape(y_pred, y):
 @pytest.mark.parametrize(
     "params",
     [
-        {"dim": 3},
-        {"dim": -1},
-        {"dim": 1.0},
+        {"dims": 3},
+        {"dims": -1},
+        {"dims": 1.0},
         {"connectivity": 5},
         {"connectivity": True},
         {"patch_size": 0},
@@ -224,7 +224,7 @@ def test_ill_opts(params):
 @pytest.mark.parametrize(
     "params, y_pred",
     [
-        ({"dim": 2}, batch(ring_2d())),  # no b2 in 2D
+        ({"dims": 2}, batch(ring_2d())),  # no b2 in 2D
         ({"connectivity": 26}, batch(ring_2d())),  # a 3D connectivity on 2D images
         ({"connectivity": 8}, batch(ball_3d())),
         ({"patch_size": (4, 4, 4)}, batch(ring_2d())),  # patch rank mismatch

@@ -28,9 +28,9 @@ N_ITEMS = 7
 def _metrics() -> dict:
     return {
         "betti": BettiErrorMetric(get_not_nans=True),
-        "betti-b0": BettiErrorMetric(dim=0, get_not_nans=True),
-        "betti-b1": BettiErrorMetric(dim=1, get_not_nans=True),
-        "betti-b2": BettiErrorMetric(dim=2, get_not_nans=True),
+        "betti-b0": BettiErrorMetric(dims=0, get_not_nans=True),
+        "betti-b1": BettiErrorMetric(dims=1, get_not_nans=True),
+        "betti-b2": BettiErrorMetric(dims=2, get_not_nans=True),
         "betti-patches": BettiErrorMetric(patch_size=5, num_patches=3, seed=1, get_not_nans=True),
         "betti-ignore-empty": BettiErrorMetric(ignore_empty=True, get_not_nans=True),
         "euler": EulerCharacteristicErrorMetric(ignore_empty=True, get_not_nans=True),
