@@ -16,6 +16,7 @@ from monai_topo.topology.chunked import (
     is_dask_array,
 )
 from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
 from monai_topo.topology.connectivity import (
     Connectivity,
     background_connectivity,
@@ -64,6 +65,7 @@ __all__ = [
     "compute_persistence",
     "compute_persistence_batch",
     "critical_components",
+    "error_component_counts",
     "euler_characteristic",
     "foreground_connectivity",
     "label_components",
@@ -71,6 +73,8 @@ __all__ = [
     "resolve_connectivity",
     "skeleton",
     "target_objects",
+    "topological_errors",
+    "TOPOLOGICAL_ERROR_CODES",
     "tube_footprint",
     "tubed_skeleton",
     "tubed_skeletons",

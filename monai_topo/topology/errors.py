@@ -1,0 +1,376 @@
+"""Where the topological errors are: a label map of the error voxels of a binary prediction, one code per class.
+
+numpy in, numpy out, no torch. The classes of the object-level errors are those of :func:`critical_components`
+(so a picture made from :func:`topological_errors` shows exactly what :class:`monai_topo.losses.SupervoxelLoss`
+weights), refined into split / missed object and merge / spurious object; the remaining error supervoxels are
+checked for loops (holes in 2D, tunnels in 3D) and cavities they create or destroy.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from monai_topo.topology.betti import betti_numbers
+from monai_topo.topology.components import label_components
+from monai_topo.topology.connectivity import (
+    Connectivity,
+    background_connectivity,
+    foreground_connectivity,
+    resolve_connectivity,
+)
+from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.validation import check_binary_mask
+
+__all__ = ["TOPOLOGICAL_ERROR_CODES", "error_component_counts", "topological_errors"]
+
+#: code -> name of the classes of :func:`topological_errors` (0: no error)
+TOPOLOGICAL_ERROR_CODES: dict[int, str] = {
+    1: "split",
+    2: "missed object",
+    3: "merge",
+    4: "spurious object",
+    5: "other false negative",
+    6: "other false positive",
+    7: "missing loop",
+    8: "extra loop",
+    9: "missing cavity",
+    10: "extra cavity",
+}
+_FN_OTHER, _FP_OTHER = 5, 6
+
+
+def _neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
+    """Non-zero offsets of the neighbourhood (faces only for 4 / 6), as an ``(n, ndim)`` array."""
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
+    if connectivity in (4, 6):
+        offsets = [o for o in offsets if sum(map(abs, o)) == 1]
+    return np.array(offsets, np.int64)
+
+
+def _flat_offsets(offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    strides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
+    return offsets @ strides
+
+
+def _neighbour_values(padded: np.ndarray, index: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(len(index), len(offsets))`` values of ``padded`` (flat) at the neighbours of the flat ``index``."""
+    return np.take(padded.ravel(), index[:, None] + _flat_offsets(offsets, padded.shape)[None, :])
+
+
+def _distinct_per_label(labels: np.ndarray, partners: np.ndarray, n_labels: int) -> np.ndarray:
+    """How many distinct non-zero ``partners`` each label (``0..n_labels``) has; pairs may repeat."""
+    keep = partners != 0
+    labels, partners = labels[keep].astype(np.int64), partners[keep].astype(np.int64)
+    pairs = np.unique(labels * (int(partners.max(initial=0)) + 1) + partners)
+    return np.bincount(pairs // (int(partners.max(initial=0)) + 1), minlength=n_labels + 1)
+
+
+def _euler_change(
+    pred: np.ndarray, labels: np.ndarray, index: np.ndarray, construction: str, n_labels: int
+) -> np.ndarray:
+    """Change of the Euler characteristic of ``pred`` when one error supervoxel alone is corrected, per label.
+
+    ``pred`` and ``labels`` are zero-padded; ``index`` are the flat indices of the voxels of the supervoxels to
+    check. A false negative (not in ``pred``) is added, a false positive removed. The cells of the cubical
+    complex around each voxel (``3**ndim`` of them, in doubled coordinates) are visited once per supervoxel:
+    T-construction, a cell is present when any of its voxels is; V-construction, when all of them are.
+    """
+    ndim, shape = pred.ndim, pred.shape
+    flat_pred, flat_labels = pred.ravel(), labels.ravel()
+    own = flat_labels[index]
+    is_fn = ~flat_pred[index]
+    coords = np.stack(np.unravel_index(index, shape), axis=1)
+    cell_shape = tuple(2 * s + 1 for s in shape)
+    base = 1 if construction == "T" else 0
+    keys, values = [], []
+    for delta in itertools.product((-1, 0, 1), repeat=ndim):
+        choices = [(0,) if d == 0 else (min(d, 0), max(d, 0)) for d in delta]
+        voxels = _flat_offsets(np.array(list(itertools.product(*choices)), np.int64), shape)
+        around = index[:, None] + voxels[None, :]
+        old = flat_pred[around]
+        same = flat_labels[around] == own[:, None]
+        new = np.where(is_fn[:, None], old | same, old & ~same)
+        combine = np.any if construction == "T" else np.all
+        change = combine(new, axis=1).astype(np.int64) - combine(old, axis=1)
+        # cells of T: odd coordinates are voxel centres, so a delta of 0 is an odd coordinate: dim = zeros of delta
+        dim = sum(1 for d in delta if d == 0) if construction == "T" else sum(1 for d in delta if d != 0)
+        cell = np.ravel_multi_index(tuple((2 * coords + base + np.array(delta)).T), cell_shape)
+        hit = change != 0
+        keys.append(cell[hit].astype(np.int64) * (n_labels + 1) + own[hit])
+        values.append(change[hit] * (-1) ** dim)
+    keys_all, values_all = np.concatenate(keys), np.concatenate(values)
+    _, first = np.unique(keys_all, return_index=True)  # a cell counts once per supervoxel
+    return np.bincount(keys_all[first] % (n_labels + 1), weights=values_all[first], minlength=n_labels + 1).astype(
+        np.int64
+    )
+
+
+def _cavity_changes(
+    pred_p: np.ndarray,
+    labels_p: np.ndarray,
+    index: np.ndarray,
+    is_fn_label: np.ndarray,
+    check: np.ndarray,
+    background_conn: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change of ``b2`` (enclosed background components) per supervoxel of a 3D prediction, where it is cheap.
+
+    Returns ``(delta_b2, exact)``. A false positive made background joins the background components it touches
+    (each of its pieces in the background connectivity those this piece touches): exact. A false negative made foreground cuts its
+    background component: exact when it fills whole cavities (-1 each), or (0) when its background neighbours stay
+    connected within its bounding box plus 8 voxels (only the
+    supervoxels in ``check`` are visited, one by one). The others are left to an exact Betti computation.
+    """
+    n_labels = len(is_fn_label) - 1
+    shape = pred_p.shape
+    background, n_background = label_components(~pred_p, background_conn)
+    outer = background.ravel()[0]  # the padding, and every background component touching the image border
+    bounded = np.ones(n_background + 1, bool)
+    bounded[[0, outer]] = False
+    own = labels_p.ravel()[index]
+    offsets = _neighbour_offsets(pred_p.ndim, background_conn)
+    around = _neighbour_values(background, index, offsets)
+    # false positives: their pieces in the background connectivity join the background components they touch;
+    # one graph for all supervoxels at once (a node per piece and per (supervoxel, component) pair)
+    fp = ~is_fn_label[own]
+    pieces_mask = np.zeros(shape, np.int64)
+    pieces_mask.ravel()[index[fp]] = own[fp]
+    pieces, n_pieces = label_components(pieces_mask, background_conn)
+    piece_of = pieces.ravel()[index[fp]]
+    owner = np.zeros(n_pieces + 1, np.int64)
+    owner[piece_of] = own[fp]
+    touched = around[fp]
+    piece_rep, comp = np.repeat(piece_of, len(offsets))[touched.ravel() != 0], touched.ravel()[touched.ravel() != 0]
+    pair, pair_node = np.unique(owner[piece_rep] * (n_background + 1) + comp, return_inverse=True)
+    pair_node = pair_node.reshape(-1) + n_pieces + 1
+    n_nodes = n_pieces + 1 + len(pair)
+    graph = coo_matrix((np.ones(len(piece_rep), np.int8), (piece_rep, pair_node)), shape=(n_nodes, n_nodes))
+    component = connected_components(graph, directed=False)[1]
+    node_owner = np.concatenate([owner, pair // (n_background + 1)])
+    node_outer = np.concatenate([np.zeros(n_pieces + 1, bool), pair % (n_background + 1) == outer])
+    has_outer = np.zeros(component.max() + 1, bool)
+    has_outer[component[node_outer]] = True
+    enclosed_after = np.zeros(component.max() + 1, bool)
+    enclosed_after[component[1:]] = True
+    enclosed_after &= ~has_outer
+    comp_owner = np.zeros(component.max() + 1, np.int64)
+    comp_owner[component[1:]] = node_owner[1:]
+    after = np.bincount(comp_owner[enclosed_after], minlength=n_labels + 1)
+    before = np.bincount(pair[bounded[pair % (n_background + 1)]] // (n_background + 1), minlength=n_labels + 1)
+    delta_b2 = np.where(is_fn_label, 0, after - before)
+    exact = ~is_fn_label.copy()
+    # false negatives, one by one: a cut of the outer background that leaves it connected around the cut
+    fn_check = np.zeros(n_labels + 1, bool)
+    fn_check[check] = True
+    fn_check &= is_fn_label
+    sizes = np.bincount(background.ravel(), minlength=n_background + 1)
+    for label in np.flatnonzero(fn_check):
+        mine = index[own == label]
+        inside, count = np.unique(background.ravel()[mine], return_counts=True)
+        filled = (inside != outer) & (sizes[inside] == count)  # whole cavities
+        delta_b2[label] = -int(filled.sum())
+        if filled.all():
+            exact[label] = True
+            continue
+        if (~filled).sum() != 1:
+            continue
+        coords = np.unravel_index(mine, shape)
+        box = tuple(slice(max(c.min() - 8, 0), c.max() + 9) for c in coords)
+        local = ~pred_p[box] & (labels_p[box] != label)
+        local_labels, _ = label_components(local, background_conn)
+        local_index = np.ravel_multi_index(tuple(c - b.start for c, b in zip(coords, box)), local.shape)
+        neighbours = _neighbour_values(np.pad(local_labels, 1), _pad_index(local_index, local.shape), offsets)
+        exact[label] = len(np.unique(neighbours[neighbours != 0])) <= 1
+    return delta_b2, exact
+
+
+def _pad_index(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices of ``shape`` mapped to the same voxels of the array padded by one voxel on every side."""
+    coords = np.unravel_index(index, shape)
+    return np.ravel_multi_index(tuple(c + 1 for c in coords), tuple(s + 2 for s in shape))
+
+
+def _loop_codes(
+    pred: np.ndarray,
+    kept: np.ndarray,
+    error_labels: np.ndarray,
+    code_of: np.ndarray,
+    connectivity: Connectivity,
+) -> None:
+    """Give codes 7-10 to the non-critical error supervoxels whose correction changes ``b1`` or ``b2``.
+
+    ``b1 = b0 + b2 - chi``: the changes of ``b0`` (adjacency) and ``chi`` (the cells around each supervoxel)
+    are found for all supervoxels at once, the change of ``b2`` where it is cheap (:func:`_cavity_changes`);
+    the rest get exact Betti numbers of the corrected mask.
+    """
+    n_labels = len(code_of) - 1
+    conn = foreground_connectivity(connectivity, pred.ndim)
+    candidates = np.isin(code_of, (_FN_OTHER, _FP_OTHER))
+    candidates[0] = False
+    if not candidates.any():
+        return
+    pred_p, labels_p = np.pad(pred, 1), np.pad(error_labels, 1)
+    index = np.flatnonzero(candidates[labels_p.ravel()])
+    own = labels_p.ravel()[index]
+    offsets = _neighbour_offsets(pred.ndim, conn)
+    # change of b0 from adjacency: a false negative joins the prediction components it touches; a false positive
+    # touching one kept component leaves b0 as it is (one touching several is checked exactly below)
+    is_fn_label = code_of == _FN_OTHER
+    fn_voxels = is_fn_label[own]
+    pred_components = np.pad(label_components(pred, conn)[0], 1)
+    kept_components = np.pad(label_components(kept, conn)[0], 1)
+    touched = np.where(
+        fn_voxels[:, None],
+        _neighbour_values(pred_components, index, offsets),
+        _neighbour_values(kept_components, index, offsets),
+    )
+    partners = _distinct_per_label(np.repeat(own, len(offsets)), touched.ravel(), n_labels)
+    delta_b0 = np.where(is_fn_label, 1 - partners, 0)
+    exact = is_fn_label | (partners == 1)
+    delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, pred.ndim), n_labels)
+    # b1 - b2 changes by delta_b0 - delta_chi
+    check = np.flatnonzero(candidates & (~exact | (delta_b0 != delta_chi) | ~is_fn_label))
+    if pred.ndim == 3:
+        delta_b2, b2_exact = _cavity_changes(
+            pred_p, labels_p, index, is_fn_label, check, background_connectivity(connectivity, 3)
+        )
+        exact &= b2_exact
+    else:
+        delta_b2 = np.zeros(n_labels + 1, np.int64)
+    delta_b1 = delta_b0 + delta_b2 - delta_chi
+    before = None
+    for label in np.flatnonzero(candidates & ~exact & ((delta_b0 != delta_chi) | ~is_fn_label)):
+        if before is None:
+            before = betti_numbers(pred, connectivity)
+        change = betti_numbers(pred ^ (error_labels == label), connectivity) - before
+        delta_b1[label] = change[1]
+        if pred.ndim == 3:
+            delta_b2[label] = change[2]
+    # > 0: correcting the error adds the feature, so the prediction misses it there
+    loops = candidates & (delta_b1 != 0)
+    code_of[loops] = np.where(delta_b1[loops] > 0, 7, 8)
+    cavities = candidates & (delta_b2 != 0)
+    code_of[cavities] = np.where(delta_b2[cavities] > 0, 9, 10)
+
+
+def topological_errors(
+    pred: np.ndarray,
+    target: np.ndarray,
+    connectivity: Connectivity = None,
+    *,
+    instance_labels: bool | None = None,
+    loops: bool = True,
+) -> np.ndarray:
+    """Label map of the topological errors of a binary prediction: which voxels are behind each error.
+
+    The error voxels are grouped into the error supervoxels of :func:`critical_components` (connected components
+    of the false negatives within one target object, and of the false positives) and each supervoxel gets one
+    code of :data:`TOPOLOGICAL_ERROR_CODES`:
+
+    - ``1`` **split**: a critical false negative touching 2 or more kept (correctly predicted) components of its
+      object: its absence disconnects the object.
+    - ``2`` **missed object**: a critical false negative touching no kept component of its object.
+    - ``3`` **merge**: a critical false positive touching kept components of 2 or more objects.
+    - ``4`` **spurious object**: a critical false positive touching no kept component.
+    - ``7`` / ``8`` **missing / extra loop** (a hole in 2D, a loop or tunnel in 3D) and ``9`` / ``10``
+      **missing / extra cavity** (3D): a non-critical supervoxel whose correction alone (adding a false
+      negative to the prediction, removing a false positive from it) changes the prediction's ``b1`` resp.
+      ``b2``: up means the prediction misses a loop / cavity of the target there (a cut ring, a filled hole),
+      down that it has one the target lacks (a hole punched into a solid part, a bridge closing a loop). The
+      Betti numbers before and after the correction are exact (:func:`betti_numbers` of the whole mask); they
+      are computed for the supervoxels whose correction changes ``b0 - chi`` (found for all supervoxels at once
+      from their neighbourhoods), so a correction that changes ``b1`` and ``b2`` by the same amount is not
+      seen. A cavity change wins over a loop change. Persistence is not used for this: a cubical persistence
+      of a whole 128^3 volume costs more than the rest of an evaluation.
+    - ``5`` / ``6`` **other false negative / positive**: every other error voxel. ``0``: no error.
+
+    So ``codes in (1, 2)`` is the critical false-negative mask and ``codes in (3, 4)`` the critical
+    false-positive mask of :func:`critical_components` (and of ``SupervoxelLoss.critical_masks``) on the same
+    input.
+
+    Args:
+        pred: binary 2D or 3D prediction.
+        target: binary mask or instance label map of the same shape (0 = background).
+        connectivity: foreground connectivity: 8 or 4 in 2D, 26 or 6 in 3D; ``None`` = 8 / 26.
+        instance_labels: how to read ``target``, as in :func:`critical_components`.
+        loops: also look for loop and cavity errors (codes 7-10); ``False`` leaves those supervoxels 5 / 6.
+
+    Returns:
+        a ``uint8`` array of ``pred.shape`` with the codes.
+
+    Raises:
+        TypeError / ValueError: as :func:`critical_components` (non-binary prediction, bad target, shapes,
+            connectivity).
+
+    Example:
+        >>> target = np.zeros((3, 7), bool); target[1] = True  # a bar
+        >>> pred = target.copy(); pred[1, 3] = False; pred[0, 6] = True  # cut in the middle, a thickening
+        >>> topological_errors(pred, target)[:2].tolist()
+        [[0, 0, 0, 0, 0, 0, 6], [0, 0, 0, 1, 0, 0, 0]]
+    """
+    critical_fn, critical_fp = critical_components(pred, target, connectivity, instance_labels=instance_labels)
+    pred = check_binary_mask(pred, "pred")
+    conn = foreground_connectivity(connectivity, pred.ndim)
+    objects, _ = target_objects(target, connectivity, instance_labels=instance_labels)
+    foreground = objects > 0
+    errors = pred != foreground
+    if not errors.any():
+        return np.zeros(pred.shape, np.uint8)
+    kept = pred & foreground
+    # the error supervoxels of critical_components: false negatives within one object, false positives
+    fp_value = int(objects.max()) + 1
+    error_labels, n_labels = label_components(np.where(errors, np.where(pred, fp_value, objects), 0), conn)
+    error_index = np.flatnonzero(errors)
+    is_fp = pred.ravel()[error_index]
+    code_of = np.zeros(n_labels + 1, np.uint8)
+    code_of[error_labels.ravel()[error_index]] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
+
+    # critical supervoxels: split / missed (touches a kept voxel of its own object or not), merge / spurious
+    offsets = _neighbour_offsets(pred.ndim, conn)
+    kept_objects = np.pad(np.where(kept, objects, 0), 1)
+    padded_index = np.flatnonzero(np.pad(critical_fn | critical_fp, 1))
+    if padded_index.size:
+        labels_p, objects_p = np.pad(error_labels, 1).ravel(), np.pad(objects, 1).ravel()
+        around = _neighbour_values(kept_objects, padded_index, offsets)
+        fp_voxel = np.pad(pred, 1).ravel()[padded_index]
+        touches = np.where(
+            fp_voxel, (around != 0).any(axis=1), (around == objects_p[padded_index][:, None]).any(axis=1)
+        )
+        label = labels_p[padded_index]
+        touching = np.zeros(n_labels + 1, bool)
+        touching[label[touches]] = True
+        code_of[label] = np.where(fp_voxel, np.where(touching[label], 3, 4), np.where(touching[label], 1, 2))
+    if loops:
+        _loop_codes(pred, kept, error_labels, code_of, connectivity)
+    return code_of[error_labels]
+
+
+def error_component_counts(errors: np.ndarray, connectivity: Connectivity = None) -> dict[int, int]:
+    """Number of connected components of each class of an error label map (every code, also absent ones).
+
+    Args:
+        errors: a label map of :func:`topological_errors`.
+        connectivity: foreground connectivity used to count components (``None`` = 8 / 26).
+
+    Returns:
+        ``{code: count}`` for every code of :data:`TOPOLOGICAL_ERROR_CODES`.
+
+    Example:
+        >>> error_component_counts(np.array([[1, 0, 1, 6]]))[1]
+        2
+    """
+    errors = np.asarray(errors)
+    counts = dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)
+    if not errors.any():
+        return counts
+    labels, n = label_components(errors, foreground_connectivity(connectivity, errors.ndim))
+    code = np.zeros(n + 1, errors.dtype)
+    code[labels.ravel()] = errors.ravel()
+    for value, count in zip(*np.unique(code[1:], return_counts=True)):
+        if int(value) in counts:
+            counts[int(value)] = int(count)
+    return counts
