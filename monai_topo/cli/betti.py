@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_topo.cli.chunked import add_chunk_arguments, run_betti_chunked
 from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.topology import (
     betti_numbers,
@@ -124,6 +125,9 @@ def betti_table(
 
 def run(args: argparse.Namespace) -> int:
     """Print the Betti table of ``args.file``; returns the exit code (1 for an unreadable file or bad option)."""
+    chunked = run_betti_chunked(args)  # Zarr, --chunks or a large volume: chunk by chunk
+    if chunked is not None:
+        return chunked
     try:
         labels, _ = read_label_volume(args.file)
         construction = resolve_connectivity(args.connectivity, labels.ndim)
@@ -155,7 +159,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Betti numbers (b0 components, b1 loops/holes, b2 cavities) and Euler characteristic of "
         "each label of a 2D or 3D NIfTI label map.",
     )
-    parser.add_argument("file", help="NIfTI label map (.nii or .nii.gz)")
+    parser.add_argument("file", help="label map: NIfTI (.nii, .nii.gz), Zarr or OME-Zarr (.zarr folder)")
     parser.add_argument(
         "--label",
         type=int,
@@ -164,5 +168,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="label value to analyse (repeatable; default: every non-zero label)",
     )
     add_connectivity_argument(parser)
+    add_chunk_arguments(parser)
     parser.set_defaults(func=run)
     return parser

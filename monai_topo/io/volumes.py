@@ -211,4 +211,8 @@ def wants_chunked(path: str | os.PathLike, chunks: object = None) -> bool:
     """
     if chunks is not None or is_zarr_path(path):
         return True
-    return int(np.prod(volume_shape(path), dtype=np.int64)) > LARGE_VOLUME_VOXELS
+    try:
+        shape = volume_shape(path)
+    except VolumeError:  # unreadable: the in-memory reader reports it
+        return False
+    return int(np.prod(shape, dtype=np.int64)) > LARGE_VOLUME_VOXELS
