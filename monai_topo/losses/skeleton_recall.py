@@ -13,22 +13,25 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.utils import LossReduction
-from torch.nn.modules.loss import _Loss
 
-from monai_topo.losses.utils import check_loss_options, prepare_prediction_and_target
-from monai_topo.topology.skeleton import tubed_skeletons
+from monai_topo.losses.base import TopologyLoss
+from monai_topo.losses.utils import reduce_per_item
+from monai_topo.topology.skeleton import check_tube_radius, tubed_skeletons
+from monai_topo.topology.validation import check_num_workers
 
 __all__ = ["SkeletonRecallLoss"]
 
 _EPS = 1e-8  # floor of the denominator, as in the paper's code
 
 
-def _plain(tensor: torch.Tensor) -> torch.Tensor:
-    """A MetaTensor as a plain tensor (graph kept); anything else unchanged."""
-    return tensor.as_tensor() if isinstance(tensor, MetaTensor) else tensor
+def _check_binary(tensor: torch.Tensor, what: str) -> None:
+    """Raise a ``ValueError`` naming ``what`` unless ``tensor`` holds only 0 and 1 (NaN fails too)."""
+    if tensor.dtype != torch.bool and not bool(((tensor == 0) | (tensor == 1)).all()):
+        low, high = (float(v) for v in torch.aminmax(tensor.detach().float()))
+        raise ValueError(f"{what}, found values in [{low:.4g}, {high:.4g}].")
 
 
-class SkeletonRecallLoss(_Loss):
+class SkeletonRecallLoss(TopologyLoss):
     """``1 - soft recall`` of the prediction on a thin tube around the target's skeleton, per sample and class.
 
     Kirchhoff et al. (ECCV 2024). For sample ``b`` and class ``c``, with probabilities ``p`` and the tubed skeleton
@@ -63,9 +66,10 @@ class SkeletonRecallLoss(_Loss):
     workers, after the spatial augmentation) and pass it: ``loss(pred, batch["label"],
     skeleton=batch["label_skel"])``.
 
-    **Activation.** ``input`` holds logits by default: ``sigmoid=True`` unless ``softmax`` or ``other_act`` is
-    given (the paper uses ``softmax=True``). ``sigmoid=False`` with no other activation means ``input`` already
-    holds probabilities, which must lie in [0, 1].
+    **Activation** (as every monai_topo loss, see :class:`monai_topo.losses.base.TopologyLoss`). ``input`` holds
+    logits by default: ``sigmoid=True`` unless ``softmax`` or ``other_act`` is given (the paper uses
+    ``softmax=True``). ``sigmoid=False`` with no other activation means ``input`` already holds probabilities, which
+    must lie in [0, 1].
 
     Example:
         >>> loss = SkeletonRecallLoss(softmax=True, to_onehot_y=True, include_background=False)
@@ -115,52 +119,29 @@ class SkeletonRecallLoss(_Loss):
             ValueError: for more than one activation, a negative ``smooth`` or ``tube_radius``, bad
                 ``num_workers``, or an unknown ``reduction``.
         """
-        super().__init__(reduction=LossReduction(reduction).value)
-        if sigmoid is None:
-            sigmoid = not softmax and other_act is None
-        check_loss_options(bool(sigmoid), softmax, other_act)
+        super().__init__(
+            include_background=include_background,
+            to_onehot_y=to_onehot_y,
+            sigmoid=sigmoid,
+            softmax=softmax,
+            other_act=other_act,
+            reduction=reduction,
+        )
         if not float(smooth) >= 0.0:
             raise ValueError(f"smooth must be >= 0, got {smooth}.")
-        if isinstance(tube_radius, bool) or not isinstance(tube_radius, (int, np.integer)) or tube_radius < 0:
-            raise ValueError(f"tube_radius must be a non-negative int (voxels), got {tube_radius!r}.")
-        if num_workers is not None and (
-            isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
-        ):
-            raise ValueError(f"num_workers must be None (one thread per CPU core) or an int >= 0, got {num_workers!r}.")
-        self.include_background = include_background
-        self.to_onehot_y = to_onehot_y
-        self.sigmoid = bool(sigmoid)
-        self.softmax = softmax
-        self.other_act = other_act
-        self.batch = batch
+        self.batch = bool(batch)
         self.smooth = float(smooth)
-        self.tube_radius = int(tube_radius)
-        self.restrict_to_mask = restrict_to_mask
-        self.num_workers = num_workers
+        self.tube_radius = check_tube_radius(tube_radius, "tube_radius")
+        self.restrict_to_mask = bool(restrict_to_mask)
+        self.num_workers = check_num_workers(num_workers)
 
-    def _prepare(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """MONAI input handling (``DiceLoss``'s order) and the probability check; returns ``(p, target)``."""
-        pred, target = prepare_prediction_and_target(
-            _plain(input),
-            _plain(target),
-            include_background=self.include_background,
-            to_onehot_y=self.to_onehot_y,
-            sigmoid=self.sigmoid,
-            softmax=self.softmax,
-            other_act=self.other_act,
+    def _check_target(self, target: torch.Tensor) -> None:
+        """The prepared target must be binary: the tube is built from it."""
+        _check_binary(
+            target,
+            "SkeletonRecallLoss needs a binary target (0/1 per class) to build the tube from: one-hot encode class "
+            "labels (to_onehot_y=True)",
         )
-        if not (self.sigmoid or self.softmax):
-            with torch.no_grad():
-                low, high = (float(v) for v in torch.aminmax(pred.detach().float()))
-            if low < 0.0 or high > 1.0:
-                source = "other_act produced" if self.other_act is not None else "the input holds"
-                raise ValueError(
-                    f"SkeletonRecallLoss needs probabilities in [0, 1], but {source} values in [{low:.4g}, "
-                    f"{high:.4g}]: pass logits with sigmoid=True (the default), or set softmax=True."
-                )
-        if pred.dtype not in (torch.float32, torch.float64):
-            pred = pred.float()  # half-precision sums over a volume lose the recall's resolution
-        return pred, target
 
     def _check_skeleton(self, skeleton: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         """A given tube: a tensor of the prepared target's shape holding only 0 and 1."""
@@ -168,15 +149,16 @@ class SkeletonRecallLoss(_Loss):
             skeleton = torch.from_numpy(skeleton)
         if not isinstance(skeleton, torch.Tensor):
             raise TypeError(f"skeleton must be a torch.Tensor (or None), got {type(skeleton).__name__}.")
-        skeleton = _plain(skeleton).detach()
+        if isinstance(skeleton, MetaTensor):
+            skeleton = skeleton.as_tensor()
+        skeleton = skeleton.detach()
         if skeleton.shape != shape:
             raise ValueError(
                 f"skeleton must have the shape of the target after one-hot encoding and background removal "
                 f"{tuple(shape)}, got {tuple(skeleton.shape)}; build it with SkeletonTubed using the loss's "
                 "include_background (and num_classes = the number of input channels when to_onehot_y=True)."
             )
-        if skeleton.dtype != torch.bool and not bool(((skeleton == 0) | (skeleton == 1)).all()):
-            raise ValueError("skeleton must be a binary tube mask (0/1), found other values (or NaN).")
+        _check_binary(skeleton, "skeleton must be a binary tube mask (0/1)")
         return skeleton
 
     @torch.no_grad()
@@ -192,13 +174,13 @@ class SkeletonRecallLoss(_Loss):
         Raises:
             ValueError: for a target that is not binary.
         """
-        target = _plain(target).detach()
-        if target.dtype != torch.bool and not bool(((target == 0) | (target == 1)).all()):
-            low, high = (float(v) for v in torch.aminmax(target.float()))
-            raise ValueError(
-                f"SkeletonRecallLoss builds the tube from a binary target (0/1 per class), found values in "
-                f"[{low:.4g}, {high:.4g}]: one-hot encode class labels (to_onehot_y=True) or pass skeleton=."
-            )
+        if isinstance(target, MetaTensor):
+            target = target.as_tensor()
+        self._check_target(target.detach())
+        return self._build_tube(target.detach())
+
+    def _build_tube(self, target: torch.Tensor) -> torch.Tensor:
+        """:meth:`tube` of a checked binary target."""
         masks = (target != 0).cpu().numpy()
         tubes = tubed_skeletons(
             masks,
@@ -214,8 +196,7 @@ class SkeletonRecallLoss(_Loss):
         """Run the input checks of :meth:`forward` without building a tube or a graph.
 
         Raises:
-            TypeError / ValueError: as :meth:`forward` would (except for a non-binary target, checked when the tube
-                is built).
+            TypeError / ValueError: as :meth:`forward` would.
         """
         _, target = self._prepare(input, target)
         if skeleton is not None:
@@ -225,7 +206,7 @@ class SkeletonRecallLoss(_Loss):
         """
         Args:
             input: ``B C H W [D]`` logits (or probabilities with ``sigmoid=False``).
-            target: ``B C H W [D]`` binary / one-hot, or ``B 1 H W [D]`` class labels with ``to_onehot_y=True``.
+            target: ``B C H W [D]`` binary / one-hot (0/1), or ``B 1 H W [D]`` class labels with ``to_onehot_y=True``.
             skeleton: the tubed skeleton, a binary tensor shaped like the target after one-hot encoding and
                 background removal (``B C' H W [D]``), e.g. ``batch["label_skel"]`` from
                 :class:`monai_topo.transforms.SkeletonTubed`; ``None`` (default): built from ``target`` here.
@@ -235,12 +216,16 @@ class SkeletonRecallLoss(_Loss):
             ``batch=True``).
 
         Raises:
-            TypeError / ValueError: for mismatched shapes, non-finite logits, probabilities outside [0, 1], a
-                non-binary target (when the tube is built here), or a skeleton of the wrong shape or not binary.
+            TypeError / ValueError: for mismatched shapes, non-finite logits, probabilities outside [0, 1] when
+                expected, a non-binary target (soft labels: the tube needs a mask), or a skeleton of the wrong shape
+                or not binary.
         """
         pred, target = self._prepare(input, target)
+        if pred.dtype not in (torch.float32, torch.float64):
+            pred = pred.float()
         if skeleton is None:
-            tube = self.tube(target)
+            with torch.no_grad():
+                tube = self._build_tube(target.detach())
         else:
             tube = self._check_skeleton(skeleton, target.shape).to(pred.device, non_blocking=True)
         tube = tube.to(pred.dtype)
@@ -253,8 +238,4 @@ class SkeletonRecallLoss(_Loss):
         # 1 - (inside + smooth) / (size + smooth), written so that an empty tube gives 0/(smooth) = 0, never 0/0
         f = (size - inside) / torch.clamp(size + self.smooth, min=_EPS)
 
-        if self.reduction == LossReduction.MEAN.value:
-            return f.mean()
-        if self.reduction == LossReduction.SUM.value:
-            return f.sum()
-        return f.reshape(list(f.shape[0:2]) + [1] * (pred.ndim - 2))
+        return reduce_per_item(f, self.reduction, pred.ndim - 2)

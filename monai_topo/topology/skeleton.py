@@ -7,16 +7,15 @@ of Thin Tubular Structures", ECCV 2024): the skeleton dilated into a thin tube a
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from monai_topo.topology.validation import check_binary_mask
+from monai_topo.topology.validation import check_binary_mask, check_num_workers, resolve_num_workers
 
-__all__ = ["skeleton", "tube_footprint", "tubed_skeleton", "tubed_skeletons"]
+__all__ = ["check_tube_radius", "skeleton", "tube_footprint", "tubed_skeleton", "tubed_skeletons"]
 
 
 def skeleton(mask: np.ndarray) -> np.ndarray:
@@ -61,15 +60,25 @@ def tube_footprint(ndim: int, radius: int = 2) -> np.ndarray:
     """
     if ndim not in (2, 3):
         raise ValueError(f"the tube is defined for 2D and 3D masks, got ndim={ndim!r}.")
-    _check_radius(radius)
+    check_tube_radius(radius)
     if radius == 0:
         return np.ones((1,) * ndim, dtype=bool)
     return ndimage.iterate_structure(ndimage.generate_binary_structure(ndim, 1), int(radius))
 
 
-def _check_radius(radius: int) -> None:
+def check_tube_radius(radius: int, name: str = "radius") -> int:
+    """Return ``radius`` as an int after checking it is a non-negative integer (the tube's half width in voxels).
+
+    Raises:
+        ValueError: for a negative number, a float or a bool.
+
+    Example:
+        >>> check_tube_radius(2)
+        2
+    """
     if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, (int, np.integer)) or radius < 0:
-        raise ValueError(f"radius must be a non-negative int (the tube's half width in voxels), got {radius!r}.")
+        raise ValueError(f"{name} must be a non-negative int (the tube's half width in voxels), got {radius!r}.")
+    return int(radius)
 
 
 def tubed_skeleton(mask: np.ndarray, radius: int = 2, restrict_to_mask: bool = True) -> np.ndarray:
@@ -100,7 +109,7 @@ def tubed_skeleton(mask: np.ndarray, radius: int = 2, restrict_to_mask: bool = T
         (20, 36)
     """
     mask = check_binary_mask(mask)
-    _check_radius(radius)
+    check_tube_radius(radius)
     skel = skeleton(mask)
     if radius > 0 and skel.any():
         skel = ndimage.binary_dilation(skel, structure=tube_footprint(mask.ndim, radius))
@@ -138,10 +147,7 @@ def tubed_skeletons(
     """
     if spatial_dims not in (2, 3):
         raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}.")
-    if num_workers is not None and (
-        isinstance(num_workers, (bool, np.bool_)) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0
-    ):
-        raise ValueError(f"num_workers must be None (one thread per CPU core) or an int >= 0, got {num_workers!r}.")
+    check_num_workers(num_workers)
     masks = np.asarray(masks)
     if masks.ndim < spatial_dims:
         raise ValueError(f"masks must have at least {spatial_dims} dimensions, got shape {masks.shape}.")
@@ -155,7 +161,7 @@ def tubed_skeletons(
         else:
             check_binary_mask(items[index])
 
-    workers = max(1, min((os.cpu_count() or 1) if num_workers is None else int(num_workers), len(items)))
+    workers = resolve_num_workers(num_workers, len(items))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(work, range(len(items))))

@@ -16,7 +16,8 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, convert_data_type, convert_to_dst_type
 
-from monai_topo.topology.skeleton import tubed_skeletons
+from monai_topo.topology.skeleton import check_tube_radius, tubed_skeletons
+from monai_topo.topology.validation import check_num_workers
 
 __all__ = ["SkeletonTube", "SkeletonTubed"]
 
@@ -53,7 +54,7 @@ class SkeletonTube(Transform):
             run in parallel).
 
     Raises:
-        ValueError: for bad options, or (on call) a label that is not 2D/3D channel-first, not finite, not binary
+        ValueError: for bad options (``num_classes``, ``tube_radius``, ``num_workers``), or (on call) a label that is not 2D/3D channel-first, not finite, not binary
             (one-hot), or with class labels outside ``[0, num_classes - 1]``.
 
     Example:
@@ -78,14 +79,12 @@ class SkeletonTube(Transform):
             isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1
         ):
             raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}.")
-        if isinstance(tube_radius, bool) or not isinstance(tube_radius, (int, np.integer)) or tube_radius < 0:
-            raise ValueError(f"tube_radius must be a non-negative int (voxels), got {tube_radius!r}.")
         self.num_classes = None if num_classes is None else int(num_classes)
         self.include_background = include_background
-        self.tube_radius = int(tube_radius)
+        self.tube_radius = check_tube_radius(tube_radius, "tube_radius")
         self.restrict_to_mask = restrict_to_mask
         self.dtype = dtype
-        self.num_workers = num_workers
+        self.num_workers = check_num_workers(num_workers)
 
     def _masks(self, label: np.ndarray) -> np.ndarray:
         """The binary class masks ``C' H W [D]`` of a checked label (see the class docstring)."""

@@ -100,6 +100,7 @@ def test_bad_labels(options, label, match):
         [{"num_classes": 0}, "num_classes"],
         [{"num_classes": 2.0}, "num_classes"],
         [{"tube_radius": -1}, "tube_radius"],
+        [{"num_workers": -1}, "num_workers"],
         [{"output_key_postfix": ""}, "output_key_postfix"],
     ],
 )
