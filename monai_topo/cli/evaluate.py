@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.cli.betti import format_table, read_label_volume
+from monai_topo.cli.chunked import add_chunk_arguments, evaluate_pair_chunked, scheduler
+from monai_topo.cli.options import add_connectivity_argument
+from monai_topo.io import is_zarr_path
 
 __all__ = [
     "CaseFailure",
@@ -44,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SUFFIXES = (".nii.gz", ".nii")
+_SUFFIXES = (".nii.gz", ".nii", ".ome.zarr", ".zarr")
 _MAX_DIMS = 3
 COLUMNS = (
     ["case", "label", "dice"]
@@ -88,7 +90,7 @@ def pair_files(pred_dir: Path, label_dir: Path) -> tuple[list[tuple[str, Path, P
     cases: dict[str, _Case] = {}
     for folder, attr in ((pred_dir, "pred"), (label_dir, "label")):
         for path in sorted(folder.iterdir()):
-            name = _case_name(path) if path.is_file() else None
+            name = _case_name(path) if path.is_file() or is_zarr_path(path) else None
             if name is not None:
                 getattr(cases.setdefault(name, _Case(name)), attr).append(path)
     pairs, failures = [], []
@@ -181,8 +183,13 @@ def evaluate_folders(
     connectivity: int | None = None,
     num_workers: int | None = None,
     progress: bool = True,
+    chunk_options: argparse.Namespace | None = None,
 ) -> tuple[list[dict[str, object]], list[CaseFailure]]:
-    """Evaluate every pair of files; returns ``(rows, failures)``, a failed case does not stop the others."""
+    """Evaluate every pair of files; returns ``(rows, failures)``, a failed case does not stop the others.
+
+    Zarr / OME-Zarr cases, large volumes and every case with ``chunk_options.chunks`` are evaluated chunk by
+    chunk (:func:`monai_topo.cli.chunked.evaluate_case_chunked`; clDice is NaN there).
+    """
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -193,6 +200,12 @@ def evaluate_folders(
     with logging_redirect_tqdm():
         for name, pred_path, label_path in tqdm(pairs, desc="evaluate", unit="case", disable=not progress):
             try:
+                chunked_rows = evaluate_pair_chunked(
+                    pred_path, label_path, labels, connectivity, chunk_options, progress
+                )
+                if chunked_rows is not None:  # Zarr, --chunks or a large volume: chunk by chunk
+                    rows.extend({"case": name, **row} for row in chunked_rows)
+                    continue
                 pred, pred_affine = read_label_volume(pred_path)
                 target, label_affine = read_label_volume(label_path)
                 if pred.shape != target.shape:
@@ -314,9 +327,10 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             logger.error("%s: %s; nothing was evaluated.", what, problem)
             return 2
-    rows, failures = evaluate_folders(
-        pred_dir, label_dir, args.labels, args.connectivity, args.workers, progress=not args.no_progress
-    )
+    with scheduler(args):
+        rows, failures = evaluate_folders(
+            pred_dir, label_dir, args.labels, args.connectivity, args.workers, not args.no_progress, chunk_options=args
+        )
     write_error = False
     try:
         write_csv(rows, Path(args.out))
@@ -368,5 +382,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=None, help="threads per case (default: one per CPU core)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_chunk_arguments(parser)
     parser.set_defaults(func=run)
     return parser
