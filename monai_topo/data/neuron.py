@@ -6,9 +6,13 @@ thick trunks) and, sometimes, a soma. Later trees are aimed at earlier ones so t
 nearly touch, as neurites of different cells do. Segments are drawn as tapered capsules, each in its own
 bounding box, with numpy only.
 
-The image is what a widefield / confocal microscope would record: the fluorophore density (dimmer for thin
-branches) blurred by an anisotropic Gaussian PSF (longer along ``z``, the last axis), over an uneven,
-smooth background, with Poisson shot noise and Gaussian read noise.
+The image is what a widefield / confocal / light-sheet microscope would record: the fluorophore density (dimmer
+for thin branches) blurred by an anisotropic Gaussian PSF (longer along ``z``, the last axis), over an uneven,
+smooth background, with Poisson shot noise and Gaussian read noise. The difficulties that make voxel losses break
+neurons on real light-sheet data are built in: short **signal dropouts** along thin branches (the neurite is in
+the label, the dye is not in the image: an annotator traces through, a voxel classifier sees a gap), neurites of
+different cells that **touch** (trees aimed within 0-2.5 um of each other), an axial PSF three times the lateral
+one, and a **signal-to-noise ratio that varies** from volume to volume (``photons`` drawn per volume).
 """
 
 from __future__ import annotations
@@ -304,12 +308,41 @@ def _draw_segments(
     return emission, owner
 
 
-def _branch_brightness(segments: np.ndarray, radius_range: tuple[float, float]) -> None:
-    """Scale each segment's brightness by its radius (in place): thin branches are dim."""
+def _branch_brightness(segments: np.ndarray, radius_range: tuple[float, float]) -> np.ndarray:
+    """Scale each segment's brightness by its radius (in place): thin branches are dim. Returns the relative radius."""
     r_min, r_max = radius_range
     mean_r = 0.5 * (segments[:, 6] + segments[:, 7])
     rel = np.clip((mean_r - r_min) / max(r_max - r_min, 1e-6), 0.0, 1.0)
     segments[:, 8] *= 0.6 + 0.4 * rel
+    return rel
+
+
+def _signal_dropouts(
+    segments: np.ndarray, thinness: np.ndarray, probability: float, rng: np.random.Generator
+) -> int:
+    """Dim short runs of consecutive segments to 5-25 % of their brightness (in place); returns how many runs.
+
+    A run starts at a segment with probability ``probability * thinness`` (``thinness`` = 1 for the thinnest
+    neurites, 0 for the thickest, so trunks rarely drop out) and lasts 1-3 segments (2.5-7.5 finest voxels) of the
+    same tree. Somata (zero-length segments) never drop out. The label is left as it is.
+    """
+    runs, left, factor = 0, 0, 1.0
+    draws = rng.random(len(segments))
+    lengths = rng.integers(1, 4, size=len(segments))
+    factors = rng.uniform(0.05, 0.25, size=len(segments))
+    for i, seg in enumerate(segments):
+        if np.allclose(seg[0:3], seg[3:6]):
+            left = 0
+            continue
+        if left == 0 and draws[i] < probability * thinness[i]:
+            left, factor = int(lengths[i]), float(factors[i])
+            runs += 1
+        if left > 0:
+            seg[8] *= factor
+            left -= 1
+            if i + 1 < len(segments) and segments[i + 1, 9] != seg[9]:
+                left = 0  # a run never continues into another tree
+    return runs
 
 
 def make_neuron_volume(
@@ -321,10 +354,12 @@ def make_neuron_volume(
     branch_probability: float = 0.06,
     crossing_probability: float = 0.8,
     soma_probability: float = 0.4,
-    psf_sigma: Sequence[float] = (0.6, 0.6, 1.6),
-    photons: float = 100.0,
+    psf_sigma: Sequence[float] = (0.6, 0.6, 1.8),
+    photons: float | tuple[float, float] = (25.0, 120.0),
     background: float = 0.1,
     read_noise: float = 2.0,
+    dropout_probability: float = 0.08,
+    touch_distance: float = 2.5,
 ) -> NeuronVolume:
     """A synthetic fluorescence-microscopy volume of several branching neurites, with binary and instance labels.
 
@@ -337,12 +372,17 @@ def make_neuron_volume(
             radius at half the voxel diagonal so that every branch stays 26-connected; the image does not.
         branch_probability: chance that a branch forks at each step (one step = 2.5 x the finest spacing).
         crossing_probability: chance that each tree after the first is aimed at an earlier one (it then
-            crosses it or passes within a few micrometres).
+            crosses it, touches it or passes within ``touch_distance`` micrometres of its axis).
         soma_probability: chance that a tree has a cell body (a sphere of about 1.5 ``radius_range[1]``).
         psf_sigma: standard deviations of the Gaussian point spread function in micrometres (x, y, z).
-        photons: expected photon count of the brightest structure (lower = noisier).
+        photons: expected photon count of the brightest structure (lower = noisier), or a ``(low, high)`` range
+            to draw it from per volume (log-uniform), so that the signal-to-noise ratio varies between volumes.
         background: mean background level relative to the brightest structure; it varies smoothly in space.
         read_noise: standard deviation of the camera read noise, in photons.
+        dropout_probability: chance per step of a thin branch that a signal dropout starts there (1-3 steps dimmed
+            to 5-25 %, scaled down for thicker branches; ``0``: none). The label keeps the neurite.
+        touch_distance: largest offset, in micrometres, between the axis of an earlier tree and the point a later
+            tree is aimed at (small values make touching neurites of different cells common).
 
     Returns:
         a :class:`NeuronVolume` ``(image, label, instances, spacing)``.
@@ -369,6 +409,13 @@ def make_neuron_volume(
         raise ValueError(
             f"num_instances must be >= 1 or a range (low, high) with 1 <= low <= high, got {num_instances!r}."
         )
+    if not 0.0 <= float(dropout_probability) <= 1.0:
+        raise ValueError(f"dropout_probability must be in [0, 1], got {dropout_probability!r}.")
+    if not float(touch_distance) >= 0.0:
+        raise ValueError(f"touch_distance must be >= 0, got {touch_distance!r}.")
+    photon_range = (photons, photons) if isinstance(photons, (int, float, np.number)) else tuple(photons)
+    if len(photon_range) != 2 or not 0 < float(photon_range[0]) <= float(photon_range[1]):
+        raise ValueError(f"photons must be > 0 or a range (low, high) with 0 < low <= high, got {photons!r}.")
     rng = np.random.default_rng(seed)
     extent = (np.asarray(shape) - 1) * sp
     label_min_radius = 0.5 * float(np.linalg.norm(sp)) + 1e-3
@@ -382,7 +429,7 @@ def make_neuron_volume(
             # aim at a point of an earlier tree, offset sideways by 0-4 um: a crossing or a near-touch
             previous = np.asarray(segments)
             point = previous[rng.integers(len(previous)), 0:3]
-            target = np.clip(point + rng.uniform(0.0, 4.0) * _random_unit(rng), 0, extent)
+            target = np.clip(point + rng.uniform(0.0, float(touch_distance)) * _random_unit(rng), 0, extent)
             root = np.clip(
                 target + rng.uniform(0.2, 0.4) * extent.min() * _random_unit(rng), 0.1 * extent, 0.9 * extent
             )
@@ -392,7 +439,9 @@ def make_neuron_volume(
             rng, root, shape, sp, instance, (r_min, r_max), branch_probability, max_segments, target, soma_probability
         )
     table = np.asarray(segments, np.float64).reshape(-1, _SEG_COLS)
-    _branch_brightness(table, (r_min, r_max))
+    thinness = 1.0 - _branch_brightness(table, (r_min, r_max))
+    if dropout_probability > 0:
+        _signal_dropouts(table, thinness, float(dropout_probability), rng)
     emission, owner = _draw_segments(table, shape, sp, label_min_radius)
 
     label = owner > 0
@@ -405,8 +454,10 @@ def make_neuron_volume(
     blurred = ndimage.gaussian_filter(emission, sigma=tuple(np.asarray(psf_sigma, float) / sp), mode="constant")
     uneven = np.clip(1.0 + 0.45 * smooth_random_field(shape, rng, num_waves=2), 0.2, None)
     haze = ndimage.uniform_filter(blurred, size=(9, 9, 5), mode="nearest")  # out-of-focus light
-    expected = photons * (blurred + background * uneven + 0.4 * haze)
+    low, high = (float(v) for v in photon_range)
+    volume_photons = float(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else low
+    expected = volume_photons * (blurred + background * uneven + 0.4 * haze)
     counts = rng.poisson(np.maximum(expected, 0.0)).astype(np.float32)
     counts += rng.normal(0.0, read_noise, size=shape).astype(np.float32)
-    image = (counts / np.float32(photons)).astype(np.float32)
+    image = (counts / np.float32(volume_photons)).astype(np.float32)
     return NeuronVolume(image, label.astype(np.uint8), instances, tuple(float(s) for s in sp))
