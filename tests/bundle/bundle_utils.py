@@ -21,6 +21,8 @@ TINY_TRAIN: dict[str, Any] = {
     "epochs": 1,
     "val_interval": 1,
     "num_volumes": 3,
+    "num_validation": 1,
+    "num_test": 1,
     "volume_size": 32,
     "roi_size": [24, 24, 24],
     "batch_size": 1,
