@@ -30,6 +30,7 @@ import torch
 from monai_topo.cli.betti import format_table, read_label_volume
 from monai_topo.cli.chunked import add_chunk_arguments, evaluate_pair_chunked, scheduler
 from monai_topo.cli.options import add_connectivity_argument
+from monai_topo.cli.overlays import overlay_dir_problem, write_case_overlays
 from monai_topo.io import is_zarr_path
 
 __all__ = [
@@ -184,11 +185,13 @@ def evaluate_folders(
     num_workers: int | None = None,
     progress: bool = True,
     chunk_options: argparse.Namespace | None = None,
+    overlays: Path | None = None,
 ) -> tuple[list[dict[str, object]], list[CaseFailure]]:
     """Evaluate every pair of files; returns ``(rows, failures)``, a failed case does not stop the others.
 
     Zarr / OME-Zarr cases, large volumes and every case with ``chunk_options.chunks`` are evaluated chunk by
-    chunk (:func:`monai_topo.cli.chunked.evaluate_case_chunked`; clDice is NaN there).
+    chunk (:func:`monai_topo.cli.chunked.evaluate_case_chunked`; clDice is NaN there). With ``overlays`` (a folder),
+    the other cases also get their error label map and picture there (:mod:`monai_topo.cli.overlays`).
     """
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -219,6 +222,8 @@ def evaluate_folders(
                         "(resample the prediction to the label's grid first)"
                     )
                 case_rows = evaluate_case(pred, target, labels, connectivity, num_workers)
+                if overlays is not None:  # --overlays: error label map and picture, counts in the rows
+                    write_case_overlays(overlays, name, pred, target, label_path, case_rows, connectivity)
             except Exception as e:  # noqa: BLE001 - report the case by name and go on with the others
                 reason = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"  # VolumeError is one
                 failures.append(CaseFailure(name, reason))
@@ -234,10 +239,11 @@ def write_csv(rows: Sequence[dict[str, object]], path: Path) -> None:
     """Write the per-case, per-label rows (empty cells for dimensions a 2D case lacks)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        extra = list(dict.fromkeys(k for row in rows for k in row if k not in COLUMNS))  # e.g. --overlays counts
+        writer = csv.DictWriter(f, fieldnames=COLUMNS + extra)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_cell(row.get(k)) for k in COLUMNS})
+            writer.writerow({k: _csv_cell(row.get(k)) for k in COLUMNS + extra})
 
 
 def _csv_cell(value: object) -> object:
@@ -327,9 +333,13 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             logger.error("%s: %s; nothing was evaluated.", what, problem)
             return 2
+    overlays = Path(args.overlays) if args.overlays else None
+    if overlays is not None and (problem := overlay_dir_problem(overlays)):
+        logger.error("--overlays: %s; nothing was evaluated.", problem)
+        return 2
     with scheduler(args):
         rows, failures = evaluate_folders(
-            pred_dir, label_dir, args.labels, args.connectivity, args.workers, not args.no_progress, chunk_options=args
+            pred_dir, label_dir, args.labels, args.connectivity, args.workers, not args.no_progress, args, overlays
         )
     write_error = False
     try:
@@ -382,6 +392,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=None, help="threads per case (default: one per CPU core)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--overlays",
+        metavar="DIR",
+        help="also write DIR/<case>_errors.nii.gz (error classes: 1 split, 2 missed object, 3 merge, 4 spurious "
+        "object, 5/6 other FN/FP, 7/8 missing/extra loop, 9/10 missing/extra cavity) and DIR/<case>_errors.png",
+    )
     add_chunk_arguments(parser)
     parser.set_defaults(func=run)
     return parser

@@ -1,0 +1,117 @@
+"""``monai-topo evaluate --overlays DIR``: per case, the error label map (NIfTI) and its picture (PNG).
+
+For each evaluated case ``DIR/<case>_errors.nii.gz`` holds the codes of
+:data:`monai_topo.topology.TOPOLOGICAL_ERROR_CODES` (uint8, on the label's grid: its affine and header) and
+``DIR/<case>_errors.png`` the maximum-intensity projections of label and prediction along the three axes with the
+error classes coloured and a legend of component counts (:func:`monai_topo.visualize.plot_error_overlay`). The
+CSV rows of the case get one ``n_<class>`` column per class (components of that class, per label).
+
+With several labels, each label's errors are computed on its own binary masks (``pred == k`` vs ``target == k``);
+the NIfTI and the picture show, at each voxel, the most important class over the labels (split, merge, missed,
+spurious, loops and cavities, then the ordinary errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
+
+__all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
+
+logger = logging.getLogger(__name__)
+
+#: CSV column of each error class: ``n_split``, ``n_missed_object``, ...
+OVERLAY_COLUMNS: dict[int, str] = {
+    code: "n_" + name.replace(" ", "_") for code, name in TOPOLOGICAL_ERROR_CODES.items()
+}
+# most important first: where the labels' maps overlap, the first code listed wins
+_PRIORITY = (1, 3, 2, 4, 7, 8, 9, 10, 5, 6)
+
+
+def overlay_dir_problem(folder: Path) -> str | None:
+    """Why the overlays cannot be written to ``folder`` (created if missing), or ``None``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, a read-only parent ...
+        return f"cannot create the folder {folder} ({type(e).__name__}: {e})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable (permission denied)"
+    return None
+
+
+def _combine(maps: Sequence[np.ndarray]) -> np.ndarray:
+    """Per voxel, the most important code of several error maps."""
+    if len(maps) == 1:
+        return maps[0]
+    rank = np.zeros(max(TOPOLOGICAL_ERROR_CODES) + 1, np.uint8)
+    rank[list(_PRIORITY)] = np.arange(len(_PRIORITY), 0, -1)
+    ranks = np.stack([rank[m] for m in maps])
+    best = np.take_along_axis(np.stack(maps), ranks.argmax(axis=0)[None], axis=0)[0]
+    return best.astype(np.uint8)
+
+
+def write_case_overlays(
+    folder: Path,
+    case: str,
+    pred: np.ndarray,
+    target: np.ndarray,
+    label_path: Path,
+    rows: list[dict[str, object]],
+    connectivity: int | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<case>_errors.nii.gz`` and ``<case>_errors.png`` to ``folder``; add the counts to ``rows``.
+
+    Args:
+        folder: the overlays folder (must exist).
+        case: case name.
+        pred: predicted label map.
+        target: target label map of the same shape.
+        label_path: the target's NIfTI file (its affine and header are copied).
+        rows: the case's rows of :func:`monai_topo.cli.evaluate.evaluate_case` (one per label); each gets the
+            ``n_<class>`` columns of :data:`OVERLAY_COLUMNS`.
+        connectivity: foreground connectivity.
+
+    Returns:
+        the paths of the NIfTI file and of the picture.
+
+    Raises:
+        ValueError: naming the file, when the label's header cannot be read or an output cannot be written.
+    """
+    import nibabel as nib
+
+    from monai_topo.visualize.overlay import save_error_overlay
+
+    maps, totals = [], dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)
+    for row in rows:
+        k = int(row["label"])  # type: ignore[call-overload]
+        errors = topological_errors(pred == k, target == k, connectivity, instance_labels=False)
+        counts = error_component_counts(errors, connectivity)
+        row.update({OVERLAY_COLUMNS[code]: count for code, count in counts.items()})
+        totals = {code: totals[code] + count for code, count in counts.items()}
+        maps.append(errors)
+    if not np.any(pred):
+        logger.warning("case %s: the prediction is empty: every target object is a missed object.", case)
+    if not np.any(target):
+        logger.warning("case %s: the label %s is empty: every predicted object is spurious.", case, label_path)
+    combined = _combine(maps) if maps else np.zeros(target.shape, np.uint8)
+    nifti_path, png_path = folder / f"{case}_errors.nii.gz", folder / f"{case}_errors.png"
+    try:
+        image = nib.load(str(label_path))
+        header, affine = image.header.copy(), image.affine
+    except Exception as e:
+        raise ValueError(f"{label_path}: cannot read the NIfTI header ({type(e).__name__}: {e})") from e
+    header.set_data_dtype(np.uint8)
+    header.set_slope_inter(1, 0)
+    data = combined.reshape(combined.shape + (1,) * (len(header.get_data_shape()) - combined.ndim))
+    try:
+        nib.save(nib.Nifti1Image(data, affine, header), str(nifti_path))
+        save_error_overlay(png_path, combined, target != 0, pred != 0, counts=totals, title=case)
+    except OSError as e:
+        raise ValueError(f"--overlays: cannot write the overlay of case {case} to {folder} ({e})") from e
+    return nifti_path, png_path
