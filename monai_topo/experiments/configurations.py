@@ -111,7 +111,7 @@ PRESETS: dict[str, Configuration] = {
         ),
         Configuration(
             "skeleton-recall",
-            {**_term("monai_topo.losses.SkeletonRecallLoss"), "topology_warmup": 0},
+            {**_term("monai_topo.losses.SkeletonRecallLoss", batch=True), "topology_warmup": 0},
             "DiceCE + Skeleton Recall, from epoch 1",
         ),
     )
