@@ -1,4 +1,4 @@
-"""The ``monai-topo`` command line: ``betti``, ``evaluate``, ``make-dataset`` and ``compare``.
+"""The ``monai-topo`` command line: ``betti``, ``evaluate``, ``make-dataset``, ``compare`` and ``diagram``.
 
 Each subcommand lives in its own module ``monai_topo.cli.<name>`` with a ``register(subparsers)``
 function that adds its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
@@ -13,7 +13,7 @@ import sys
 
 __all__ = ["main"]
 
-_COMMANDS = ("betti", "evaluate", "make_dataset", "compare")
+_COMMANDS = ("betti", "evaluate", "make_dataset", "compare", "diagram")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,113 @@
+"""``monai-topo diagram FILE``: plot the persistence diagram of a probability map (and how the losses match it).
+
+Example::
+
+    monai-topo diagram prob.nii.gz --label label.nii.gz --out diagram.png
+
+One panel per homology dimension (components, loops, cavities) of the superlevel filtration of ``FILE``; with
+``--label``, the label's points as crosses and one row per matching: Hu et al.'s (``PersistenceMatchingLoss``)
+and the spatially aware optimal transport (``SpatialAwareMatchingLoss``), drawn as segments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from monai_topo.cli.betti import VolumeError, read_label_volume
+from monai_topo.cli.options import add_connectivity_argument
+
+__all__ = ["read_probability_map", "register", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def read_probability_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a 2D/3D NIfTI image of real values (trailing singleton axes dropped).
+
+    Returns:
+        ``(values, affine)`` as float64 / 4x4 arrays.
+
+    Raises:
+        VolumeError: naming the file, when it cannot be read, is not 2D/3D, is empty or holds NaN / Inf.
+
+    Example:
+        >>> import nibabel as nib, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "prob.nii.gz")
+        >>> nib.save(nib.Nifti1Image(np.full((4, 5, 1), 0.5, np.float32), np.eye(4)), path)
+        >>> read_probability_map(path)[0].shape
+        (4, 5)
+    """
+    import nibabel as nib
+
+    name = str(path)
+    try:
+        image = nib.load(name)
+        data = np.asarray(image.get_fdata(dtype=np.float64))
+    except Exception as e:  # nibabel raises many types for missing / corrupt files
+        raise VolumeError(f"{name}: cannot read NIfTI file ({type(e).__name__}: {e})") from e
+    while data.ndim > 2 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim not in (2, 3) or data.size == 0:
+        raise VolumeError(f"{name}: expected a non-empty 2D or 3D image, got shape {data.shape}.")
+    if not np.isfinite(data).all():
+        raise VolumeError(f"{name}: holds NaN or infinite values.")
+    return data, np.asarray(image.affine, np.float64)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plot the diagram; returns 0, 1 for unreadable or mismatched inputs, 2 for an output that cannot be written."""
+    from monai_topo.visualize import plot_persistence_diagram
+
+    out = Path(args.out)
+    if out.is_dir():
+        logger.error("--out %s is a folder; give a .png file name.", out)
+        return 2
+    try:
+        values, _ = read_probability_map(args.file)
+        target = None
+        if args.label:
+            labels, _ = read_label_volume(args.label)
+            if labels.shape != values.shape:
+                raise VolumeError(f"shape mismatch: {args.file} {values.shape} vs label {args.label} {labels.shape}")
+            target = labels == args.label_value if args.label_value is not None else labels != 0
+        fig = plot_persistence_diagram(
+            values, target, args.connectivity, matchings=tuple(args.matching), title=Path(args.file).name
+        )
+    except ValueError as e:  # VolumeError, a connectivity that does not fit, ...
+        logger.error("%s", e)
+        return 1
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="png")
+    except OSError as e:
+        logger.error("--out: cannot write %s (%s: %s)", out, type(e).__name__, e)
+        return 2
+    logger.info("wrote %s", out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``diagram`` subcommand."""
+    parser = subparsers.add_parser(
+        "diagram",
+        help="plot the persistence diagram of a probability map (with a label's points and the losses' matchings)",
+        description="Persistence diagram (superlevel filtration, one panel per homology dimension) of a 2D/3D "
+        "NIfTI probability map. With --label: the label's points and the matchings PersistenceMatchingLoss (hu) "
+        "and SpatialAwareMatchingLoss (spatial) would use, drawn as segments.",
+    )
+    parser.add_argument("file", help="NIfTI probability map (.nii or .nii.gz), higher = foreground")
+    parser.add_argument("--label", metavar="FILE", help="NIfTI label map of the same grid")
+    parser.add_argument(
+        "--label-value", type=int, default=None, metavar="K", help="label value used as target (default: non-zero)"
+    )
+    parser.add_argument("--out", required=True, metavar="PNG", help="output picture")
+    parser.add_argument(
+        "--matching", nargs="+", choices=("hu", "spatial"), default=["hu", "spatial"], help="matchings to draw"
+    )
+    add_connectivity_argument(parser)
+    parser.set_defaults(func=run)
+    return parser
