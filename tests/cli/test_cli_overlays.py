@@ -1,0 +1,139 @@
+"""monai-topo evaluate --overlays: the error label map voxel by voxel, the picture at pixel level, CSV counts, bad input."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import nibabel as nib
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from monai_topo.cli import evaluate
+from monai_topo.topology import topological_errors
+from monai_topo.visualize import ERROR_COLORS, plot_error_overlay
+from tests.cli.cli_helpers import run_command, save_nifti
+
+AFFINE = np.diag([2.0, 1.0, 1.5, 1.0])
+
+
+def _label_3d() -> np.ndarray:
+    v = np.zeros((12, 14, 20), np.uint8)
+    v[2:4, 2:4, 1:19] = 1
+    v[7:9, 2:4, 1:19] = 1
+    return v
+
+
+def _pred_3d() -> np.ndarray:
+    v = _label_3d()
+    v[2:4, 2:4, 6] = 0  # cut tube: split
+    v[4:7, 2, 14] = 1  # bridge: merge
+    v[10:12, 10:12, 3:5] = 1  # stray blob: spurious object
+    return v
+
+
+def _ring_2d() -> np.ndarray:
+    v = np.zeros((12, 12, 1), np.uint8)
+    v[2:10, 2:10] = 1
+    v[5:7, 5:7] = 0
+    return v
+
+
+@pytest.fixture()
+def evaluated(tmp_path):
+    pred, label = tmp_path / "pred", tmp_path / "label"
+    save_nifti(pred / "tubes.nii.gz", _pred_3d(), AFFINE)
+    save_nifti(label / "tubes.nii.gz", _label_3d(), AFFINE)
+    disk = _ring_2d()
+    disk[5:7, 5:7] = 1  # the hole filled
+    save_nifti(pred / "flat.nii.gz", disk)
+    save_nifti(label / "flat.nii.gz", _ring_2d())
+    out, overlays = tmp_path / "r.csv", tmp_path / "overlays"
+    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--overlays", str(overlays)]
+    code = run_command(evaluate, argv + ["--no-progress", "--workers", "1"])
+    return code, out, overlays
+
+
+def test_label_map_voxel_by_voxel_with_label_grid(evaluated):
+    code, _, overlays = evaluated
+    assert code == 0
+    image = nib.load(str(overlays / "tubes_errors.nii.gz"))
+    np.testing.assert_allclose(image.affine, AFFINE)
+    assert image.get_data_dtype() == np.uint8
+    data = np.asarray(image.dataobj)
+    np.testing.assert_array_equal(data, topological_errors(_pred_3d() > 0, _label_3d() > 0))
+    assert (data[2:4, 2:4, 6] == 1).all() and (data[4:7, 2, 14] == 3).all() and (data[10:12, 10:12, 3:5] == 4).all()
+    flat = np.asarray(nib.load(str(overlays / "flat_errors.nii.gz")).dataobj)
+    assert flat.shape == (12, 12, 1) and (flat[5:7, 5:7, 0] == 7).all()  # the filled hole: a missing loop
+
+
+def test_csv_counts(evaluated):
+    _, out, _ = evaluated
+    with open(out) as handle:
+        rows = {r["case"]: r for r in csv.DictReader(handle)}
+    tubes = rows["tubes"]
+    assert (tubes["n_split"], tubes["n_merge"], tubes["n_spurious_object"], tubes["n_missed_object"]) == (
+        "1",
+        "1",
+        "1",
+        "0",
+    )
+    assert rows["flat"]["n_missing_loop"] == "1" and rows["flat"]["n_split"] == "0"
+
+
+def test_png_colours_where_errors_project(evaluated):
+    """Each class colour is in the picture at the pixels where its voxels project (axis by axis)."""
+    _, _, overlays = evaluated
+    png = imread(str(overlays / "tubes_errors.png"))[..., :3]
+    errors = topological_errors(_pred_3d() > 0, _label_3d() > 0)
+    fig = plot_error_overlay(errors, _label_3d() > 0, _pred_3d() > 0, counts={}, title="tubes")
+    fig.canvas.draw()
+    height = fig.canvas.get_width_height()[1]
+    assert png.shape[0] == height
+    for code, voxel in ((1, (2, 2, 6)), (3, (5, 2, 14)), (4, (10, 10, 3))):
+        for panel, axis in enumerate(range(3)):
+            row, col = [c for a, c in enumerate(voxel) if a != axis]
+            x, y = fig.axes[panel].transData.transform((col, row))
+            pixel = png[round(height - y), round(x)]
+            np.testing.assert_allclose(pixel, ERROR_COLORS[code], atol=2 / 255, err_msg=f"code {code} axis {axis}")
+
+
+def test_unwritable_overlays_folder(tmp_path, caplog):
+    pred, label = tmp_path / "pred", tmp_path / "label"
+    save_nifti(pred / "a.nii.gz", _pred_3d())
+    save_nifti(label / "a.nii.gz", _label_3d())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(tmp_path / "r.csv")]
+    with caplog.at_level(logging.ERROR):
+        code = run_command(evaluate, argv + ["--overlays", str(blocker / "sub"), "--no-progress"])
+    assert code == 2
+    assert "--overlays" in caplog.text and str(blocker) in caplog.text
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_bad_cases_named_others_complete(tmp_path, caplog):
+    pred, label, overlays = tmp_path / "pred", tmp_path / "label", tmp_path / "ov"
+    save_nifti(pred / "good.nii.gz", _pred_3d())
+    save_nifti(label / "good.nii.gz", _label_3d())
+    save_nifti(pred / "shape.nii.gz", _pred_3d()[:10])
+    save_nifti(label / "shape.nii.gz", _label_3d())
+    save_nifti(pred / "moved.nii.gz", _pred_3d(), AFFINE)
+    save_nifti(label / "moved.nii.gz", _label_3d())
+    save_nifti(pred / "empty.nii.gz", np.zeros_like(_label_3d()))
+    save_nifti(label / "empty.nii.gz", _label_3d())
+    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(tmp_path / "r.csv")]
+    with caplog.at_level(logging.WARNING):
+        code = run_command(evaluate, argv + ["--overlays", str(overlays), "--no-progress", "--workers", "1"])
+    assert code == 1
+    assert "shape.nii.gz" in caplog.text and "moved.nii.gz" in caplog.text
+    assert "case empty: the prediction is empty" in caplog.text
+    assert sorted(p.name for p in overlays.iterdir()) == [
+        "empty_errors.nii.gz",
+        "empty_errors.png",
+        "good_errors.nii.gz",
+        "good_errors.png",
+    ]
+    empty = np.asarray(nib.load(str(overlays / "empty_errors.nii.gz")).dataobj)
+    assert set(np.unique(empty[_label_3d() > 0])) == {2}  # every tube: a missed object
