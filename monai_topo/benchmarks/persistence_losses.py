@@ -1,6 +1,6 @@
 """Benchmark of the persistence-diagram losses against raw cripser on the same volumes.
 
-Goal (``shared/design/algorithms.md`` sections 1-3 and the loss brief): a forward + backward pass of each loss
+Goal (``docs/algorithms.md``, the persistence losses): a forward + backward pass of each loss
 within 1.15x of the time raw ``cripser.computePH_T`` needs for the persistence of the same volumes (serially),
 the batch x channel x patch items spread over a thread pool; and a SATLoss OT step that stays small on a noisy
 96^3 likelihood thanks to pruning.

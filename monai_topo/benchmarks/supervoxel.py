@@ -1,6 +1,6 @@
 """Benchmark of :class:`monai_topo.losses.SupervoxelLoss` against cc3d labelling and MONAI's Dice / soft clDice.
 
-The goal (``shared/design/algorithms.md`` section 4): a forward + backward pass within 3x of three cc3d
+The goal (``docs/algorithms.md``, "SupervoxelLoss"): a forward + backward pass within 3x of three cc3d
 labellings of the same batch (the minimum any exact critical-component method needs: target objects, kept part,
 error supervoxels). Two scenarios, measured in the same run on the same arrays:
 

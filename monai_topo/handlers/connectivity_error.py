@@ -20,8 +20,10 @@ class ConnectivityError(IgniteMetricHandler):
     Attach one handler per kind to track both, e.g. ``ConnectivityError(kind="splits")`` as ``"val_splits"``
     and ``ConnectivityError(kind="merges")`` as ``"val_merges"``.
 
-    Args (MONAI's order, as :class:`monai_topo.metrics.ConnectivityErrorMetric`; a string given first is still read
-    as ``kind``, with a ``DeprecationWarning``):
+    The arguments follow MONAI's order, as :class:`monai_topo.metrics.ConnectivityErrorMetric` (a string given first
+    is still read as ``kind``, with a ``DeprecationWarning``).
+
+    Args:
         include_background: whether to include the first channel. Defaults to ``True``.
         kind: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.

@@ -1,4 +1,4 @@
-"""Topological segmentation metrics as MONAI ``CumulativeIterationMetric``s, each with a functional form.
+"""Topological segmentation metrics, each a MONAI ``CumulativeIterationMetric`` with a functional form.
 
 All take binarised one-hot ``B C H W [D]`` inputs and return ``(B, C)`` (NaN where undefined), like
 :class:`monai.metrics.HausdorffDistanceMetric`.

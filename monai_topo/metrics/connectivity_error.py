@@ -171,8 +171,10 @@ class ConnectivityErrorMetric(TopologyCumulativeMetric):
     ``instance_labels=True``, the instance ids of ``y`` (same shape as ``y_pred``, one instance map per
     channel, 0 = background), so that touching instances are told apart. ``y_pred`` is always binarised.
 
-    Args (MONAI's order: ``include_background`` first; ``kind`` was the first argument before 0.2, and a string
-    given first is still read as ``kind``, with a ``DeprecationWarning``):
+    The arguments follow MONAI's order (``include_background`` first). ``kind`` was the first argument before 0.2;
+    a string given first is still read as ``kind``, with a ``DeprecationWarning``.
+
+    Args:
         include_background: whether to include the first channel. Defaults to ``True``.
         kind: the value returned per item: ``"splits"``, ``"merges"`` or ``"total"`` (their sum, default).
         connectivity: foreground connectivity: ``None`` (8 in 2D, 26 in 3D) or 4 / 6.

@@ -13,7 +13,7 @@ evaluates a closed-form cost; the combinatorial choice is never differentiated.
 - :func:`betti_prior_selection`: Clough et al. (TPAMI 2020). Which bars a Betti-number prior wants long
   and which it wants gone.
 
-See ``shared/design/algorithms.md`` sections 1-3.
+See ``docs/algorithms.md`` (the persistence losses).
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ __all__ = [
     "BettiPriorSelection",
     "SpatialMatching",
     "betti_prior_selection",
-    "diagonal_cost",
     "hu_matching",
-    "hu_matching_cost",
     "normalize_locations",
     "spatial_aware_matching",
     "spatial_cost_matrix",
@@ -111,27 +109,6 @@ def hu_matching(
     return matched.astype(np.int64), np.flatnonzero(unmatched_mask).astype(np.int64)
 
 
-def hu_matching_cost(
-    births: np.ndarray, deaths: np.ndarray, matched: np.ndarray, unmatched: np.ndarray, num_target: int = 0
-) -> float:
-    """Value of Hu et al.'s loss for a matching: ``sum_matched (1-b)^2 + d^2 + sum_unmatched (b-d)^2 / 2``.
-
-    With ``num_target`` given, the target points left without a partner add ``1/2`` each (their squared distance
-    to the diagonal); that constant has no gradient and the losses leave it out, but it makes this the squared
-    2-Wasserstein distance when ``matched`` comes from ``method="wasserstein"``.
-
-    Example:
-        >>> m, u = hu_matching(np.array([0.9, 0.6]), np.array([0.6, 0.4]), 1)
-        >>> round(hu_matching_cost(np.array([0.9, 0.6]), np.array([0.6, 0.4]), m, u), 4)
-        0.39
-    """
-    b, d = _points(births, deaths)
-    matched = np.asarray(matched, np.int64)
-    unmatched = np.asarray(unmatched, np.int64)
-    cost = np.sum((1.0 - b[matched]) ** 2 + d[matched] ** 2) + np.sum((b[unmatched] - d[unmatched]) ** 2) / 2.0
-    return float(cost + max(int(num_target) - matched.shape[0], 0) / 2.0)
-
-
 def normalize_locations(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Voxel coordinates ``(n, ndim)`` mapped per axis to ``[0, 1]``: ``coord / (size - 1)`` (0 for size 1).
 
@@ -151,12 +128,6 @@ def _locations(locations: np.ndarray, count: int) -> np.ndarray:
     if arr.shape[0] != count:
         raise ValueError(f"expected {count} locations (one per point), got an array of shape {arr.shape}.")
     return arr
-
-
-def diagonal_cost(births: np.ndarray, deaths: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each point to the diagonal, ``|d - b| / sqrt(2)`` (no spatial factor)."""
-    b, d = _points(births, deaths)
-    return np.abs(d - b) / _SQRT2
 
 
 def spatial_cost_matrix(

@@ -1,7 +1,7 @@
 """Cubical persistent homology of 2D/3D images with critical voxels, on top of ``cripser``.
 
 numpy in, numpy out; no torch. The losses gather probabilities at :attr:`PersistenceDiagram.birth_index` /
-:attr:`PersistenceDiagram.death_index` to get gradients (see ``shared/design/algorithms.md``, section 0).
+:attr:`PersistenceDiagram.death_index` to get gradients (see ``docs/algorithms.md``, "Conventions").
 """
 
 from __future__ import annotations
