@@ -37,7 +37,13 @@ from monai_topo.topology.persistence import (
     compute_persistence_batch,
 )
 from monai_topo.topology.skeleton import skeleton, tube_footprint, tubed_skeleton, tubed_skeletons
-from monai_topo.topology.validation import check_binary_mask, check_image
+from monai_topo.topology.validation import (
+    check_binary_mask,
+    check_connectivity,
+    check_image,
+    check_num_workers,
+    check_spatial_ndim,
+)
 
 __all__ = [
     "spatial_aware_matching",
@@ -55,7 +61,10 @@ __all__ = [
     "betti_numbers_from_diagram",
     "betti_numbers_patches",
     "check_binary_mask",
+    "check_connectivity",
     "check_image",
+    "check_num_workers",
+    "check_spatial_ndim",
     "chunked_betti_numbers",
     "chunked_component_count",
     "chunked_euler_characteristic",
