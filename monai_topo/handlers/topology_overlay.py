@@ -46,7 +46,7 @@ class TopologyErrorOverlay(TensorBoardHandler):
     its epoch is the trainer's), it takes item ``index`` of the output, computes
     :func:`monai_topo.topology.topological_errors` of one channel and writes to TensorBoard:
 
-    - ``{tag_name}/overlay``: the picture of :func:`monai_topo.visualize.plot_error_overlay` (projections of label
+    - ``{tag_name}/overlay``: the picture of :func:`monai_topo.visualize.render_error_overlay` (projections of label
       and prediction with the error classes coloured and their component counts);
     - ``{tag_name}/n_<class>``: the number of components of each class, as scalars;
     - ``{tag_name}/diagram`` (with ``prob_key``): the persistence diagram of the item's probabilities
@@ -118,12 +118,12 @@ class TopologyErrorOverlay(TensorBoardHandler):
 
     def log_case(self, pred: np.ndarray, label: np.ndarray, step: int, engine=None) -> None:
         """Write the overlay, the counts (and the diagram) of one binary ``pred`` / ``label`` pair at ``step``."""
-        from monai_topo.visualize import plot_error_overlay, plot_persistence_diagram
+        from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
 
         errors = topological_errors(pred, label, self.connectivity, instance_labels=False)
         counts = error_component_counts(errors, self.connectivity)
-        fig = plot_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}")
-        self._writer.add_image(f"{self.tag_name}/overlay", _figure_rgb(fig), step, dataformats="HWC")
+        image, _ = render_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}")
+        self._writer.add_image(f"{self.tag_name}/overlay", image, step, dataformats="HWC")
         for code, count in counts.items():
             if pred.ndim == 2 and code >= 9:
                 continue

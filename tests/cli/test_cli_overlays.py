@@ -12,7 +12,7 @@ from matplotlib.image import imread
 
 from monai_topo.cli import evaluate
 from monai_topo.topology import topological_errors
-from monai_topo.visualize import ERROR_COLORS, plot_error_overlay
+from monai_topo.visualize import ERROR_COLORS, render_error_overlay
 from tests.cli.cli_helpers import run_command, save_nifti
 
 AFFINE = np.diag([2.0, 1.0, 1.5, 1.0])
@@ -87,16 +87,16 @@ def test_png_colours_where_errors_project(evaluated):
     _, _, overlays = evaluated
     png = imread(str(overlays / "tubes_errors.png"))[..., :3]
     errors = topological_errors(_pred_3d() > 0, _label_3d() > 0)
-    fig = plot_error_overlay(errors, _label_3d() > 0, _pred_3d() > 0, counts={}, title="tubes")
-    fig.canvas.draw()
-    height = fig.canvas.get_width_height()[1]
-    assert png.shape[0] == height
+    image, layout = render_error_overlay(errors, _label_3d() > 0, _pred_3d() > 0, counts={}, title="tubes")
+    assert png.shape == image.shape  # the same picture as the renderer's
     for code, voxel in ((1, (2, 2, 6)), (3, (5, 2, 14)), (4, (10, 10, 3))):
-        for panel, axis in enumerate(range(3)):
+        for (top, left, scale), axis in zip(layout, range(3)):
             row, col = [c for a, c in enumerate(voxel) if a != axis]
-            x, y = fig.axes[panel].transData.transform((col, row))
-            pixel = png[round(height - y), round(x)]
-            np.testing.assert_allclose(pixel, ERROR_COLORS[code], atol=2 / 255, err_msg=f"code {code} axis {axis}")
+            pixel = png[top + row * scale + scale // 2, left + col * scale + scale // 2]
+            np.testing.assert_allclose(pixel, ERROR_COLORS[code], atol=1 / 255, err_msg=f"code {code} axis {axis}")
+    top, left, _ = layout[0]
+    np.testing.assert_allclose(png[top, left], 0.0)  # background of the projection: black
+    np.testing.assert_allclose(png[top - 1, left], 1.0)  # the page around it: white
 
 
 def test_unwritable_overlays_folder(tmp_path, caplog):
