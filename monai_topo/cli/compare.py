@@ -97,7 +97,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-file", default=None, metavar="FILE", help="more configurations (JSON or YAML)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (default: 0 1 2)")
-    parser.add_argument("--out", default="compare_output", metavar="DIR", help="output folder (default: compare_output)")
+    parser.add_argument(
+        "--out", default="compare_output", metavar="DIR", help="output folder (default: compare_output)"
+    )
     parser.add_argument(
         "--dataset-dir",
         "--dataset_dir",

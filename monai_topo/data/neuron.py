@@ -317,9 +317,7 @@ def _branch_brightness(segments: np.ndarray, radius_range: tuple[float, float]) 
     return rel
 
 
-def _signal_dropouts(
-    segments: np.ndarray, thinness: np.ndarray, probability: float, rng: np.random.Generator
-) -> int:
+def _signal_dropouts(segments: np.ndarray, thinness: np.ndarray, probability: float, rng: np.random.Generator) -> int:
     """Dim short runs of consecutive segments to 5-25 % of their brightness (in place); returns how many runs.
 
     A run starts at a segment with probability ``probability * thinness`` (``thinness`` = 1 for the thinnest

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from monai_topo.data.writers import write_json_atomic
 from monai_topo.experiments.configurations import Configuration, resolve_configurations
 from monai_topo.experiments.statistics import Interval, bootstrap_mean_ci
 from monai_topo.experiments.timing import read_step_times
@@ -110,8 +111,9 @@ def _config_list(paths: Sequence[Path]) -> str:
     return json.dumps([str(p) for p in paths])
 
 
-def _stream(cmd: list[str], cwd: Path, log_file: Path, on_line: Any = None) -> int:
-    """Run ``cmd``, write its output to ``log_file``, call ``on_line`` on each line; returns the exit code."""
+def stream_process(cmd: list[str], cwd: Path, log_file: Path, on_line: Any = None) -> int:
+    """Run ``cmd`` in ``cwd``, write its output (stdout and stderr) to ``log_file`` line by line as it comes, call
+    ``on_line`` on each line, and return the exit code."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (
         open(log_file, "w", buffering=1) as log,
@@ -153,8 +155,7 @@ def _test_cases(dataset_dir: Path) -> list[tuple[str, Path]]:
         label = label if label.is_absolute() else dataset_dir / label
         name = label.name
         for suffix in (".nii.gz", ".nii"):
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
+            name = name.removesuffix(suffix)
         cases.append((name, label))
     return cases
 
@@ -230,13 +231,17 @@ def _run_one(
 
     start = time.perf_counter()
     train_files = [configs / "train.json", run_dir / "train_overrides.json"]
-    code = _stream(python + [_config_list(train_files)] + bundle_args, bundle_dir, run_dir / "train.log", on_line)
+    code = stream_process(
+        python + [_config_list(train_files)] + bundle_args, bundle_dir, run_dir / "train.log", on_line
+    )
     if code != 0:
-        raise RuntimeError(f"training exited with code {code}; last lines of {run_dir / 'train.log'}:\n" + _tail(run_dir / "train.log"))
+        raise RuntimeError(
+            f"training exited with code {code}; last lines of {run_dir / 'train.log'}:\n" + _tail(run_dir / "train.log")
+        )
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     eval_files = [configs / "train.json", configs / "evaluate.json", run_dir / "eval_overrides.json"]
-    code = _stream(python + [_config_list(eval_files)] + bundle_args, bundle_dir, run_dir / "evaluate.log")
+    code = stream_process(python + [_config_list(eval_files)] + bundle_args, bundle_dir, run_dir / "evaluate.log")
     if code != 0:
         raise RuntimeError(
             f"evaluation exited with code {code}; last lines of {run_dir / 'evaluate.log'}:\n"
@@ -260,8 +265,9 @@ def _ensure_data(bundle_dir: Path, dataset_dir: Path, common: Mapping[str, Any])
     """Make the bundle's data (its own ``datalist_file`` expression) once, before any run."""
     if (dataset_dir / "dataset.json").is_file():
         return
-    import monai_topo.data  # noqa: F401 - the bundle's expression calls monai_topo.data.ensure_dataset
     from monai.bundle import ConfigParser
+
+    import monai_topo.data  # noqa: F401 - the bundle's expression calls monai_topo.data.ensure_dataset
 
     parser = ConfigParser(globals={"monai_topo": "monai_topo", "os": "os", "glob": "glob"})
     parser.read_config(str(bundle_dir / "configs" / "train.json"))
@@ -344,7 +350,9 @@ def run_comparison(
                 logger.info("%s seed %d: finished earlier, skipped (%s)", configuration.name, seed, done)
                 result.runs.append(record)
                 continue
-            logger.warning("%s seed %d: its overrides changed since the last run; running it again", configuration.name, seed)
+            logger.warning(
+                "%s seed %d: its overrides changed since the last run; running it again", configuration.name, seed
+            )
         epoch_bar = tqdm(total=epochs, desc=f"  {configuration.name} s{seed}", unit="epoch", leave=False,
                          disable=not progress, position=1)  # fmt: skip
         try:
@@ -357,9 +365,7 @@ def run_comparison(
             continue
         finally:
             epoch_bar.close()
-        tmp = done.with_name(_RESULT + ".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, done)
+        write_json_atomic(record, done)
         result.runs.append(record)
     _summarise(result, confidence)
     write_report(result)
@@ -435,7 +441,9 @@ def write_report(result: Comparison) -> None:
             writer.writerow([row["configuration"], row["seed"], row["case"], *(row[m] for m in metrics)])
     with open(out / "runs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["configuration", "seed", "status", "train_seconds", "seconds_per_epoch", "step_seconds", "error"])
+        writer.writerow(
+            ["configuration", "seed", "status", "train_seconds", "seconds_per_epoch", "step_seconds", "error"]
+        )
         for r in result.runs:
             writer.writerow([r["configuration"], r["seed"], r["status"], r.get("train_seconds", ""),
                              r.get("seconds_per_epoch", ""), r.get("step_seconds", ""), r.get("error", "")])  # fmt: skip

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Configuration", "PRESETS", "load_configurations", "resolve_configurations"]
+__all__ = ["PRESETS", "Configuration", "load_configurations", "resolve_configurations"]
 
 # the two bundles' topological term sees softmax logits of two classes and class-label targets
 _TERM_VOCABULARY = {"include_background": False, "to_onehot_y": True, "softmax": True}

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from monai_topo.data.writers import write_json_atomic
+
 __all__ = ["StepTimer", "read_step_times"]
 
 
@@ -73,10 +75,7 @@ class StepTimer:
         self.epochs.append({"epoch": int(engine.state.epoch), "seconds": self._last_step_end - self._epoch_start})
 
     def _write(self, engine: Any = None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"steps": self.steps, "epochs": self.epochs}))
-        os.replace(tmp, self.path)
+        write_json_atomic({"steps": self.steps, "epochs": self.epochs}, self.path)
 
 
 def read_step_times(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
