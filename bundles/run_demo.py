@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from monai_topo.experiments.compare import stream_process
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -85,48 +85,41 @@ def run_bundle(stage: str, cmd: list[str], log_file: Path, cwd: Path) -> float:
     _say(f"[{stage}] full log: {log_file}")
     start = time.perf_counter()
     last_terms: dict[str, str] = {}
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with (
-        open(log_file, "w", buffering=1) as log,
-        subprocess.Popen(
-            cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
-        ) as proc,
-    ):
-        tail: list[str] = []
-        for line in proc.stdout:  # type: ignore[union-attr]
-            log.write(line)
-            line = line.rstrip("\n")
-            tail = (tail + [line])[-40:]
-            if m := _ITER.search(line):
-                last_terms = dict(_KV.findall(m.group(5)))
-                last_terms["_epochs"] = m.group(2)
-            elif m := _EPOCH_DONE.search(line):
-                loss = last_terms.get("train_loss", "?")
-                extra = ""
-                if "train_loss_topology" in last_terms:
-                    extra = f" (base {last_terms.get('train_loss_base')}, topology {last_terms['train_loss_topology']})"
-                elapsed = time.perf_counter() - start
-                _say(
-                    f"[{stage}] epoch {m.group(1)}/{last_terms.get('_epochs', '?')} done in "
-                    f"{_clock_to_seconds(m.group(2)):.1f} s, loss {loss}{extra}   [{_hms(elapsed)} elapsed]"
-                )
-            elif m := _VAL.search(line):
-                values = dict(_KV.findall(m.group(2)))
-                shown = ", ".join(
-                    f"{METRIC_LABELS[k][0].split(' (')[0]} {float(v):.3g}"
-                    for k, v in values.items()
-                    if k in METRIC_LABELS
-                )
-                _say(f"[{stage}] metrics after epoch {m.group(1)}: {shown}")
-            elif _SHOW.search(line):
-                _say(f"[{stage}] {_short(line)}")
-        proc.wait()
+    tail: list[str] = []
+
+    def digest(line: str) -> None:
+        nonlocal last_terms, tail
+        line = line.rstrip("\n")
+        tail = (tail + [line])[-40:]
+        if m := _ITER.search(line):
+            last_terms = dict(_KV.findall(m.group(5)))
+            last_terms["_epochs"] = m.group(2)
+        elif m := _EPOCH_DONE.search(line):
+            loss = last_terms.get("train_loss", "?")
+            extra = ""
+            if "train_loss_topology" in last_terms:
+                extra = f" (base {last_terms.get('train_loss_base')}, topology {last_terms['train_loss_topology']})"
+            elapsed = time.perf_counter() - start
+            _say(
+                f"[{stage}] epoch {m.group(1)}/{last_terms.get('_epochs', '?')} done in "
+                f"{_clock_to_seconds(m.group(2)):.1f} s, loss {loss}{extra}   [{_hms(elapsed)} elapsed]"
+            )
+        elif m := _VAL.search(line):
+            values = dict(_KV.findall(m.group(2)))
+            shown = ", ".join(
+                f"{METRIC_LABELS[k][0].split(' (')[0]} {float(v):.3g}" for k, v in values.items() if k in METRIC_LABELS
+            )
+            _say(f"[{stage}] metrics after epoch {m.group(1)}: {shown}")
+        elif _SHOW.search(line):
+            _say(f"[{stage}] {_short(line)}")
+
+    returncode = stream_process(cmd, cwd, log_file, digest)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        _say(f"[{stage}] FAILED (exit code {proc.returncode}); last lines of {log_file}:")
+    if returncode != 0:
+        _say(f"[{stage}] FAILED (exit code {returncode}); last lines of {log_file}:")
         for line in tail:
             _say("    " + line)
-        sys.exit(proc.returncode)
+        sys.exit(returncode)
     _say(f"[{stage}] finished in {_hms(elapsed)}")
     return elapsed
 
