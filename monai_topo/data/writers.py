@@ -177,9 +177,10 @@ def _write_dataset(
     if is_neuron:
         description = (
             "Synthetic neuron-like fluorescence microscopy: 2-4 branching trees per volume (radius 1-3 um, "
-            "dim thin branches, crossings and near-touches between trees), anisotropic PSF blur, uneven "
-            "background, Poisson and Gaussian noise. Each tree is a tree (no loop of its own); loops in the "
-            "binary label come from trees crossing or touching."
+            "dim thin branches with short signal dropouts that the label traces through, crossings and touches "
+            "between trees), anisotropic PSF blur (axial 3x lateral), uneven background, Poisson and Gaussian "
+            "noise at a signal-to-noise ratio that varies per volume. Each tree is a tree (no loop of its own); "
+            "loops in the binary label come from trees crossing or touching."
         )
         topology: dict[str, Any] = {
             "betti": None,
