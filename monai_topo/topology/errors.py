@@ -194,6 +194,34 @@ def _pad_index(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(tuple(c + 1 for c in coords), tuple(s + 2 for s in shape))
 
 
+def _split_counts(
+    pred_p: np.ndarray, labels_p: np.ndarray, kept_components: np.ndarray, which: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Number of prediction pieces left around each false-positive supervoxel in ``which`` once it is removed.
+
+    The prediction's components are those of the graph of kept components and false-positive supervoxels (which
+    are never adjacent to each other); the supervoxel's node is removed and the components among its kept
+    neighbours counted (a small graph: one node per kept component and per supervoxel).
+    """
+    fp_index = np.flatnonzero(pred_p.ravel() & (labels_p.ravel() != 0))
+    fp_labels = labels_p.ravel()[fp_index]
+    around = _neighbour_values(kept_components, fp_index, offsets)
+    n_kept, n_labels = int(kept_components.max()), int(labels_p.max())
+    keep = around.ravel() != 0
+    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep] * (n_kept + 1) + around.ravel()[keep])
+    label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
+    n_nodes = n_kept + 1 + n_labels + 1
+    counts = np.zeros(len(which), np.int64)
+    for i, label in enumerate(which):
+        edge = label_of != label
+        graph = coo_matrix(
+            (np.ones(int(edge.sum()), np.int8), (kept_of[edge], n_kept + 1 + label_of[edge])), shape=(n_nodes, n_nodes)
+        )
+        component = connected_components(graph, directed=False)[1]
+        counts[i] = len(np.unique(component[kept_of[label_of == label]]))
+    return counts
+
+
 def _loop_codes(
     pred: np.ndarray,
     kept: np.ndarray,
@@ -230,10 +258,13 @@ def _loop_codes(
     )
     partners = _distinct_per_label(np.repeat(own, len(offsets)), touched.ravel(), n_labels)
     delta_b0 = np.where(is_fn_label, 1 - partners, 0)
-    exact = is_fn_label | (partners == 1)
+    several = np.flatnonzero(candidates & ~is_fn_label & (partners > 1))
+    if several.size:
+        delta_b0[several] = _split_counts(pred_p, labels_p, kept_components, several, offsets) - 1
+    exact = candidates.copy()
     delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, pred.ndim), n_labels)
     # b1 - b2 changes by delta_b0 - delta_chi
-    check = np.flatnonzero(candidates & (~exact | (delta_b0 != delta_chi) | ~is_fn_label))
+    check = np.flatnonzero(candidates & ((delta_b0 != delta_chi) | ~is_fn_label))
     if pred.ndim == 3:
         delta_b2, b2_exact = _cavity_changes(
             pred_p, labels_p, index, is_fn_label, check, background_connectivity(connectivity, 3)
@@ -280,12 +311,15 @@ def topological_errors(
       **missing / extra cavity** (3D): a non-critical supervoxel whose correction alone (adding a false
       negative to the prediction, removing a false positive from it) changes the prediction's ``b1`` resp.
       ``b2``: up means the prediction misses a loop / cavity of the target there (a cut ring, a filled hole),
-      down that it has one the target lacks (a hole punched into a solid part, a bridge closing a loop). The
-      Betti numbers before and after the correction are exact (:func:`betti_numbers` of the whole mask); they
-      are computed for the supervoxels whose correction changes ``b0 - chi`` (found for all supervoxels at once
-      from their neighbourhoods), so a correction that changes ``b1`` and ``b2`` by the same amount is not
-      seen. A cavity change wins over a loop change. Persistence is not used for this: a cubical persistence
-      of a whole 128^3 volume costs more than the rest of an evaluation.
+      down that it has one the target lacks (a hole punched into a solid part, a bridge closing a loop). Since
+      ``b1 = b0 + b2 - chi``, the changes are computed for all supervoxels at once: ``b0`` from adjacency (and,
+      for a false positive touching several kept components, a small graph), ``chi`` from the cubical cells
+      around each supervoxel, ``b2`` from the background components a false positive joins; a false negative
+      is checked for ``b2`` only when its correction changes ``b0 - chi`` (its background neighbours staying
+      connected around it, or else exact Betti numbers of the corrected mask), so a false negative whose
+      correction changes ``b1`` and ``b2`` by the same amount is not seen. A cavity change wins over a loop
+      change. Persistence is not used for this: a cubical persistence of a whole 128^3 volume costs more than
+      the rest of an evaluation.
     - ``5`` / ``6`` **other false negative / positive**: every other error voxel. ``0``: no error.
 
     So ``codes in (1, 2)`` is the critical false-negative mask and ``codes in (3, 4)`` the critical

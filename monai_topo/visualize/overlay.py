@@ -75,15 +75,35 @@ def error_projection(
         [0.95, 0.1, 0.1]
     """
     errors, target, pred = _check_maps(errors, target, pred)
+    return _projection(errors, target, pred, _sparse(errors), axis, widen)
+
+
+def _sparse(errors: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Coordinates and codes of the error voxels (errors are sparse: project them, not one mask per class)."""
+    index = np.flatnonzero(errors)
+    return np.unravel_index(index, errors.shape), errors.ravel()[index]
+
+
+def _projection(
+    errors: np.ndarray,
+    target: np.ndarray,
+    pred: np.ndarray,
+    sparse: tuple[tuple[np.ndarray, ...], np.ndarray],
+    axis: int,
+    widen: int,
+) -> np.ndarray:
     project = (lambda a: a) if errors.ndim == 2 else (lambda a: a.any(axis=axis))
     rgb = np.zeros(project(target).shape + (3,))
     rgb[project(target)] = _TARGET_GREY
     rgb[project(pred)] = _PRED_GREY
-    present = set(np.unique(errors).tolist())
+    coords, codes = sparse
+    pixels = coords if errors.ndim == 2 else tuple(c for a, c in enumerate(coords) if a != axis)
     for code in _DRAW_ORDER:
-        if code not in present:
+        hit = codes == code
+        if not hit.any():
             continue
-        mask = project(errors == code)
+        mask = np.zeros(rgb.shape[:2], bool)
+        mask[tuple(p[hit] for p in pixels)] = True
         if widen and code not in _ORDINARY:
             mask = ndimage.binary_dilation(mask, iterations=widen)
         rgb[mask] = ERROR_COLORS[code]
@@ -133,7 +153,8 @@ def render_error_overlay(
 
     errors, target, pred = _check_maps(errors, target, pred)
     axes_ = (0,) if errors.ndim == 2 else (0, 1, 2)
-    pictures = [error_projection(errors, target, pred, axis, widen) for axis in axes_]
+    sparse = _sparse(errors)
+    pictures = [_projection(errors, target, pred, sparse, axis, widen) for axis in axes_]
     scale = _panel_scale([p.shape for p in pictures])
     font = ImageFont.load_default(size=13)
     margin, gap, header, swatch, line = 10, 12, 44 if title else 24, 14, 19
