@@ -3,7 +3,8 @@
 Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``supervoxel``
 (SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
 losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``skeleton_recall`` (SkeletonRecallLoss + DiceCE,
-tube given vs built by the loss, against DiceCE alone), ``memory`` (peak RSS per case). Ratios are taken within the same run.
+tube given vs built by the loss, against DiceCE alone), ``overlays`` (``evaluate --overlays`` against ``evaluate``),
+``memory`` (peak RSS per case). Ratios are taken within the same run.
 
 Example:
     python -m monai_topo.benchmarks                       # everything, default sizes (a few minutes)
@@ -86,6 +87,17 @@ def _section_skeleton_recall(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_overlays(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.overlays import benchmark_overlays
+
+    result = benchmark_overlays(size=args.overlays_size)
+    print(f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 3)")
+    columns = ["case", "error_fraction", "evaluate_s", "overlays_s", "ratio", "errors_s", "errors_no_loops_s"]
+    print(_table(result["cases"], columns + ["n_split", "n_merge", "n_missing_loop", "n_extra_loop"]))
+    print(f"overhead of --overlays: {result['overhead']:.1%} (goal <= 25%)")
+    return result
+
+
 def _section_memory(args: argparse.Namespace) -> list[dict]:
     from monai_topo.benchmarks.memory import benchmark_memory
 
@@ -100,6 +112,7 @@ SECTIONS = {
     "supervoxel": _section_supervoxel,
     "persistence_losses": _section_persistence_losses,
     "skeleton_recall": _section_skeleton_recall,
+    "overlays": _section_overlays,
     "memory": _section_memory,
 }
 
@@ -113,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--supervoxel-shape", nargs="+", type=int, default=[2, 1, 128, 128, 128])
     parser.add_argument("--skeleton-recall-shape", nargs="+", type=int, default=[2, 2, 48, 48, 48])
     parser.add_argument("--memory-size", type=int, default=256, help="side of the size^3 memory cases")
+    parser.add_argument("--overlays-size", type=int, default=128, help="side of the size^3 --overlays cases")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 

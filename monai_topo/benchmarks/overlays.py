@@ -1,0 +1,90 @@
+"""Cost of ``monai-topo evaluate --overlays``: the error label map, its NIfTI file and picture, against the evaluation.
+
+Goal: ``--overlays`` adds at most 25 % to the time of :func:`monai_topo.cli.evaluate.evaluate_case` on 128^3 cases.
+Both are timed in the same run on the same synthetic neuron cases (:func:`monai_topo.data.neuron.make_neuron_volume`)
+with a good prediction that has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the
+SupervoxelLoss benchmark).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from monai_topo.benchmarks.supervoxel import trained_logits
+from monai_topo.benchmarks.utils import best_time
+
+__all__ = ["benchmark_overlays"]
+
+
+def benchmark_overlays(
+    size: int = 128,
+    num_cases: int = 3,
+    repeats: int = 3,
+    seed: int = 0,
+    num_workers: int | None = 1,
+    clock: str = "wall",
+) -> dict[str, object]:
+    """Time ``evaluate_case`` and the overlay step of ``--overlays`` (label map, NIfTI, PNG) per case.
+
+    Args:
+        size: edge of the cubic cases.
+        num_cases: number of cases.
+        repeats: best-of repeats per timing.
+        seed: seed of the synthetic data.
+        num_workers: threads of ``evaluate_case`` (1: the serial cost).
+        clock: ``"wall"`` or ``"cpu"`` (see :func:`monai_topo.benchmarks.utils.best_time`).
+
+    Returns:
+        ``{"cases": [...], "evaluate_s", "overlays_s", "overhead"}``: per case the seconds of ``evaluate_case``,
+        of the overlay step (``overlays_s``), of :func:`topological_errors` alone with and without the loop
+        analysis, the error fraction and the class counts; ``overhead`` is total overlay time over total
+        evaluation time.
+    """
+    import nibabel as nib
+
+    from monai_topo.cli.evaluate import evaluate_case
+    from monai_topo.cli.overlays import OVERLAY_COLUMNS, write_case_overlays
+    from monai_topo.data.neuron import make_neuron_volume
+    from monai_topo.topology import topological_errors
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for i in range(num_cases):
+            target = make_neuron_volume(size, seed=seed + i).label
+            pred = (trained_logits(target > 0, seed + i) > 0).astype(np.uint8)
+            label_path = folder / f"case_{i}.nii.gz"
+            nib.save(nib.Nifti1Image(target, np.eye(4)), str(label_path))
+            case_rows = evaluate_case(pred, target, num_workers=num_workers)
+            row: dict[str, object] = {"case": i, "error_fraction": float((pred != target).mean())}
+            timings = {
+                "evaluate_s": lambda p=pred, t=target: evaluate_case(p, t, num_workers=num_workers),
+                "overlays_s": lambda p=pred, t=target, n=f"case_{i}", lp=label_path, r=case_rows: write_case_overlays(
+                    folder, n, p, t, lp, r
+                ),
+                "errors_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0),
+                "errors_no_loops_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0, loops=False),
+            }
+            row.update({name: best_time(fn, repeats, clock) for name, fn in timings.items()})
+            row["ratio"] = row["overlays_s"] / row["evaluate_s"]
+            row.update({column: case_rows[0][column] for column in OVERLAY_COLUMNS.values()})
+            rows.append(row)
+    evaluate_s = sum(float(r["evaluate_s"]) for r in rows)
+    overlays_s = sum(float(r["overlays_s"]) for r in rows)
+    return {
+        "cases": rows,
+        "size": size,
+        "evaluate_s": evaluate_s,
+        "overlays_s": overlays_s,
+        "overhead": overlays_s / evaluate_s,
+        "clock": clock,
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    print(json.dumps(benchmark_overlays(), indent=2, default=str))
