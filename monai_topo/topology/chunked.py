@@ -225,12 +225,13 @@ def _summarise_volume(
     with_background: bool = True,
 ) -> tuple[_Summary, np.ndarray, np.ndarray]:
     ndim = ext.ndim
+    construction = resolve_connectivity(connectivity, ndim)
     first = [loc == 0 for loc in location]
     last = [loc == g - 1 for loc, g in zip(location, grid)]
     inner = tuple(slice(1, -1) for _ in range(ndim))
     mask = _block_mask(ext[inner], name, location)
     ext_mask = np.asarray(ext) != 0
-    chi = _local_euler(ext_mask, last, resolve_connectivity(connectivity, ndim))
+    chi = _local_euler(ext_mask, last, construction)
     del ext_mask
     fg_labels, fg = _labels(mask, foreground_connectivity(connectivity, ndim), first, last, border=False)
     bg = None
@@ -239,7 +240,8 @@ def _summarise_volume(
     return _Summary(int(np.count_nonzero(mask)), chi, fg, bg), mask, fg_labels
 
 
-def _summarise_chunk(ext: np.ndarray, name: str, location: tuple[int, ...], grid: tuple[int, ...], connectivity):
+def _summarise_chunk(block: np.ndarray, name: str, location: tuple[int, ...], grid: tuple[int, ...], connectivity):
+    ext = _full_halo(block, location, grid, resolve_connectivity(connectivity, block.ndim))
     return _summarise_volume(ext, name, location, grid, connectivity)[0]
 
 
@@ -252,6 +254,9 @@ def _summarise_pair(
     connectivity: Connectivity,
     instance_labels: bool,
 ) -> _PairSummary:
+    construction = resolve_connectivity(connectivity, ext_pred.ndim)
+    ext_pred = _full_halo(ext_pred, location, grid, construction)
+    ext_target = _full_halo(ext_target, location, grid, construction)
     pred, _, pred_labels = _summarise_volume(ext_pred, names[0], location, grid, connectivity)
     inner = tuple(slice(1, -1) for _ in range(ext_target.ndim))
     if instance_labels:
@@ -321,12 +326,22 @@ def _compute(tasks: list, progress: bool, desc: str) -> list:
         return list(dask.compute(*tasks))
 
 
-def _overlapped_blocks(array: Any) -> np.ndarray:
+def _overlapped_blocks(array: Any, construction: str) -> np.ndarray:
+    """Delayed chunks with a one-voxel halo on the side the Euler count needs: low (T) or high (V)."""
     import dask.array as da
 
-    depth = {axis: 1 for axis in range(array.ndim)}
-    ext = da.overlap.overlap(array, depth=depth, boundary={axis: 0 for axis in range(array.ndim)})
+    side = (1, 0) if construction == "T" else (0, 1)
+    ext = da.overlap.overlap(array, depth={axis: side for axis in range(array.ndim)}, boundary="none")
     return ext.to_delayed()
+
+
+def _full_halo(block: np.ndarray, location: tuple[int, ...], grid: tuple[int, ...], construction: str) -> np.ndarray:
+    """The chunk with a halo on both sides: the neighbours' voxels where read, zeros elsewhere."""
+    if construction == "T":
+        pad = [(int(loc == 0), 1) for loc in location]
+    else:
+        pad = [(1, int(loc == g - 1)) for loc, g in zip(location, grid)]
+    return np.pad(np.asarray(block), pad)
 
 
 def _grid(array: Any) -> tuple[int, ...]:
@@ -473,7 +488,7 @@ def chunked_topology(
     _check_dask_mask(mask, name)
     resolve_connectivity(connectivity, mask.ndim)
     grid = _grid(mask)
-    blocks = _overlapped_blocks(mask)
+    blocks = _overlapped_blocks(mask, resolve_connectivity(connectivity, mask.ndim))
     locations = list(np.ndindex(*grid))
     task = dask.delayed(_summarise_chunk, pure=True)
     tasks = [task(blocks[loc], name, loc, grid, connectivity) for loc in locations]
@@ -565,7 +580,8 @@ def chunked_pair_topology(
     _check_pair(pred, target, names)
     resolve_connectivity(connectivity, pred.ndim)
     grid = _grid(pred)
-    pred_blocks, target_blocks = _overlapped_blocks(pred), _overlapped_blocks(target)
+    construction = resolve_connectivity(connectivity, pred.ndim)
+    pred_blocks, target_blocks = _overlapped_blocks(pred, construction), _overlapped_blocks(target, construction)
     locations = list(np.ndindex(*grid))
     task = dask.delayed(_summarise_pair, pure=True)
     tasks = [
