@@ -10,6 +10,13 @@ from monai_topo.handlers.betti_error import BettiError
 from monai_topo.handlers.centerline_dice import CenterlineDice
 from monai_topo.handlers.connectivity_error import ConnectivityError
 from monai_topo.handlers.euler_characteristic_error import EulerCharacteristicError
-from monai_topo.handlers.topology_overlay import TopologyErrorOverlay
+from monai_topo.handlers.topology_overlay import TopologyErrorOverlay, TopologyErrorOverlaySaver
 
-__all__ = ["BettiError", "CenterlineDice", "ConnectivityError", "EulerCharacteristicError", "TopologyErrorOverlay"]
+__all__ = [
+    "BettiError",
+    "CenterlineDice",
+    "ConnectivityError",
+    "EulerCharacteristicError",
+    "TopologyErrorOverlay",
+    "TopologyErrorOverlaySaver",
+]

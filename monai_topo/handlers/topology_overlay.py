@@ -1,8 +1,11 @@
-"""Ignite handler that shows in TensorBoard where the topological errors of a validation case are."""
+"""Ignite handlers that show where the topological errors are: in TensorBoard, and as files next to predictions."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,7 +14,7 @@ from monai.handlers import TensorBoardHandler
 from monai_topo.topology import Connectivity
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
 
-__all__ = ["TopologyErrorOverlay"]
+__all__ = ["TopologyErrorOverlay", "TopologyErrorOverlaySaver"]
 
 
 def _default_output(output: object) -> tuple[object, object]:
@@ -136,3 +139,71 @@ class TopologyErrorOverlay(TensorBoardHandler):
             fig = plot_persistence_diagram(prob, label, self.connectivity, title=f"epoch {step}")
             self._writer.add_image(f"{self.tag_name}/diagram", _figure_rgb(fig), step, dataformats="HWC")
         self._writer.flush()
+
+
+def _case_name(path: str) -> str:
+    name = os.path.basename(str(path))
+    for suffix in (".nii.gz", ".nii", ".ome.zarr", ".zarr"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return os.path.splitext(name)[0]
+
+
+class TopologyErrorOverlaySaver:
+    """Writes the error label map and picture of every case an engine sees (``monai-topo evaluate --overlays``).
+
+    At every ``ITERATION_COMPLETED`` each item's ``pred`` and ``label`` (``C H W [D]``, one-hot or one channel of
+    class indices) become label maps (argmax of one-hot maps), and
+    :func:`monai_topo.cli.overlays.write_case_overlays` writes ``<case>_errors.nii.gz`` (on the label file's grid:
+    its affine and header) and ``<case>_errors.png`` to ``output_dir``, ``<case>`` being the label file's name
+    (``label.meta["filename_or_obj"]``). So a bundle's evaluation writes them next to its predictions::
+
+        {"_target_": "monai_topo.handlers.TopologyErrorOverlaySaver",
+         "output_dir": "$os.path.join(@eval_dir, 'overlays')"}
+
+    The items must be on the label file's grid (after ``Invertd``). A case that cannot be written is logged by
+    name and the others go on.
+
+    Args:
+        output_dir: folder of the files (created).
+        output_transform: as :class:`TopologyErrorOverlay`.
+        connectivity: foreground connectivity (8/26 default, 4/6).
+    """
+
+    def __init__(self, output_dir: str, output_transform: Callable = _default_output, connectivity=None) -> None:
+        self.output_dir = Path(output_dir)
+        self.output_transform, self.connectivity = output_transform, connectivity
+        self.logger = logging.getLogger(__name__)
+
+    def attach(self, engine) -> None:
+        """Run at every ``ITERATION_COMPLETED`` of ``engine``."""
+        from ignite.engine import Events
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine) -> None:
+        from monai_topo.cli.overlays import overlay_dir_problem, write_case_overlays
+
+        problem = overlay_dir_problem(self.output_dir)
+        if problem:
+            raise ValueError(f"TopologyErrorOverlaySaver: {problem}")
+        preds, labels = self.output_transform(engine.state.output)
+        for pred, label in zip(preds, labels):
+            path = getattr(label, "meta", {}).get("filename_or_obj")
+            if not path:
+                raise ValueError("TopologyErrorOverlaySaver needs labels with meta['filename_or_obj'] (MetaTensors).")
+            pred_map, label_map = (_label_map(_to_numpy(x)) for x in (pred, label))
+            rows = [{"label": k} for k in sorted(set(np.unique(pred_map)) | set(np.unique(label_map))) if k != 0]
+            try:
+                write_case_overlays(
+                    self.output_dir, _case_name(path), pred_map, label_map, Path(path), rows, self.connectivity
+                )
+            except ValueError as e:  # an unreadable label header, a file that cannot be written
+                self.logger.error("case %s: %s", _case_name(path), e)
+
+
+def _label_map(item: np.ndarray) -> np.ndarray:
+    """Class indices of a ``C H W [D]`` item: argmax of several channels, the single channel otherwise."""
+    if item.ndim < 3:
+        raise ValueError(f"expected a channel-first 2D/3D item (C H W [D]), got shape {item.shape}.")
+    return item.argmax(axis=0) if item.shape[0] > 1 else np.rint(item[0]).astype(np.int64)

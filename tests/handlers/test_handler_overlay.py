@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from ignite.engine import Engine
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard import SummaryWriter
 
-from monai_topo.handlers import TopologyErrorOverlay
+from monai_topo.handlers import TopologyErrorOverlay, TopologyErrorOverlaySaver
 
 
 def _item(ndim: int) -> dict[str, torch.Tensor]:
@@ -63,4 +64,40 @@ def test_ill_shape(tmp_path):
     engine = Engine(lambda engine, batch: [{"pred": torch.zeros(4, 4), "label": torch.zeros(4, 4)}])
     TopologyErrorOverlay(log_dir=str(tmp_path)).attach(engine)
     with pytest.raises(ValueError, match="channel-first"):
+        engine.run(range(1), max_epochs=1)
+
+
+def _meta_item(tmp_path, name: str) -> dict:
+    from monai.data import MetaTensor
+
+    from tests.cli.cli_helpers import save_nifti
+
+    label = torch.zeros(10, 12, 14)
+    label[2:4, 2:4, 1:13] = 1
+    pred = label.clone()
+    pred[2:4, 2:4, 6] = 0  # a split
+    affine = np.diag([2.0, 1.0, 1.0, 1.0])
+    path = save_nifti(tmp_path / "labels" / f"{name}.nii.gz", label.numpy().astype(np.uint8), affine)
+    onehot = lambda m: torch.stack([1 - m, m])
+    return {"pred": onehot(pred), "label": MetaTensor(onehot(label), meta={"filename_or_obj": str(path)})}
+
+
+def test_saver_writes_every_case_next_to_predictions(tmp_path):
+    import nibabel as nib
+
+    engine = Engine(lambda engine, batch: [_meta_item(tmp_path, f"case_{batch}")])
+    TopologyErrorOverlaySaver(output_dir=str(tmp_path / "overlays")).attach(engine)
+    engine.run(range(2), max_epochs=1)
+    names = sorted(p.name for p in (tmp_path / "overlays").iterdir())
+    assert names == ["case_0_errors.nii.gz", "case_0_errors.png", "case_1_errors.nii.gz", "case_1_errors.png"]
+    image = nib.load(str(tmp_path / "overlays" / "case_0_errors.nii.gz"))
+    np.testing.assert_allclose(image.affine, np.diag([2.0, 1.0, 1.0, 1.0]))
+    data = np.asarray(image.dataobj)
+    assert (data[2:4, 2:4, 6] == 1).all() and int((data > 0).sum()) == 4
+
+
+def test_saver_needs_label_files(tmp_path):
+    engine = Engine(lambda engine, batch: [_item(3)])
+    TopologyErrorOverlaySaver(output_dir=str(tmp_path)).attach(engine)
+    with pytest.raises(ValueError, match="filename_or_obj"):
         engine.run(range(1), max_epochs=1)
