@@ -107,6 +107,16 @@ def _section_memory(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def _section_chunked(args: argparse.Namespace) -> dict:
+    from monai_topo.benchmarks.chunked import benchmark_chunked
+
+    result = benchmark_chunked(args.chunked_time_size, args.chunked_memory_size, args.chunked_chunks, workers=2)
+    _print_dict("Chunked topology (dask): exactness, time vs in-memory, peak RSS on a Zarr volume", result["exact"])
+    print(_table([result["time"]], list(result["time"])))
+    print(_table([result["memory"]], list(result["memory"])))
+    return result
+
+
 SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
@@ -114,6 +124,7 @@ SECTIONS = {
     "skeleton_recall": _section_skeleton_recall,
     "overlays": _section_overlays,
     "memory": _section_memory,
+    "chunked": _section_chunked,
 }
 
 
@@ -127,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skeleton-recall-shape", nargs="+", type=int, default=[2, 2, 48, 48, 48])
     parser.add_argument("--memory-size", type=int, default=256, help="side of the size^3 memory cases")
     parser.add_argument("--overlays-size", type=int, default=128, help="side of the size^3 --overlays cases")
+    parser.add_argument("--chunked-time-size", type=int, default=512, help="side of the chunked vs in-memory mask")
+    parser.add_argument("--chunked-memory-size", type=int, default=1024, help="side of the Zarr mask (peak RSS)")
+    parser.add_argument("--chunked-chunks", type=int, default=128, help="chunk side for the chunked section")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 
