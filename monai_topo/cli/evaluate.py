@@ -208,6 +208,8 @@ def evaluate_folders(
                 )
                 if chunked_rows is not None:  # Zarr, --chunks or a large volume: chunk by chunk
                     rows.extend({"case": name, **row} for row in chunked_rows)
+                    if overlays is not None:
+                        logger.warning("case %s: evaluated chunk by chunk; no overlay is written for it.", name)
                     continue
                 pred, pred_affine = read_label_volume(pred_path)
                 target, label_affine = read_label_volume(label_path)
