@@ -16,6 +16,7 @@ from monai_topo.metrics.utils import (
     to_output_tensor,
 )
 from monai_topo.topology import Connectivity, betti_numbers, betti_numbers_patches
+from monai_topo.topology.chunked import chunked_metric_items, is_dask_array
 from monai_topo.topology.validation import (
     check_connectivity,
     check_num_workers,
@@ -139,6 +140,11 @@ def _betti_error_per_dim(
     dims: int | tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """:func:`compute_betti_error_per_dim` with options already validated (inputs are checked here)."""
+    if is_dask_array(y_pred) or is_dask_array(y):  # volumes larger than memory: exact, chunk by chunk
+        if patch_size is not None:
+            raise ValueError("patch_size is not supported for dask arrays; compute the whole-volume Betti error.")
+        values = chunked_metric_items(y_pred, y, include_background, connectivity, ignore_empty=ignore_empty)
+        return to_output_tensor(values[..., : y_pred.ndim - 2], torch.device("cpu"))
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
     _check_spatial(pred, connectivity, dims)
     values = evaluate_items(

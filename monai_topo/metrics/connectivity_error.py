@@ -11,6 +11,7 @@ from monai.utils import MetricReduction
 
 from monai_topo.metrics.utils import TopologyCumulativeMetric, evaluate_items, prepare_metric_inputs, to_output_tensor
 from monai_topo.topology import Connectivity, foreground_connectivity, label_components
+from monai_topo.topology.chunked import chunked_metric_items, chunked_split_merge_counts, is_dask_array
 from monai_topo.topology.validation import check_connectivity, check_num_workers
 
 __all__ = ["ConnectivityErrorMetric", "compute_connectivity_error", "kind_first_compat", "split_merge_counts"]
@@ -67,6 +68,8 @@ def split_merge_counts(
         >>> split_merge_counts(broken, tube)
         (1, 0)
     """
+    if is_dask_array(pred) or is_dask_array(target):  # volumes larger than memory: exact, chunk by chunk
+        return chunked_split_merge_counts(pred, target, connectivity, instance_labels)
     pred = np.asarray(pred, dtype=bool)
     fg = foreground_connectivity(connectivity, pred.ndim)
     pred_labels, n_pred = label_components(np.ascontiguousarray(pred), fg)
@@ -97,6 +100,10 @@ def _connectivity_error(
     num_workers: int | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`compute_connectivity_error` with options already validated (inputs are checked here)."""
+    if is_dask_array(y_pred) or is_dask_array(y):  # volumes larger than memory: exact, chunk by chunk
+        values = chunked_metric_items(y_pred, y, include_background, connectivity, instance_labels, ignore_empty)
+        out = to_output_tensor(values[..., -2:], torch.device("cpu"))
+        return out[..., 0].contiguous(), out[..., 1].contiguous()
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background, instance_labels=instance_labels)
     check_connectivity(connectivity, pred.ndim - 2)  # a clear error for e.g. 26 on 2D images
     values = evaluate_items(
