@@ -46,7 +46,7 @@ def _parse_betti(betti: Any) -> tuple[tuple[int | None, ...], ...] | tuple[int |
     ):
         priors = tuple(_check_prior(b, f"betti[{i}]") for i, b in enumerate(betti))
         if len({len(p) for p in priors}) != 1:
-            raise ValueError(f"all per-channel priors must have the same length, got {betti!r}.")
+            raise ValueError(f"betti: all per-channel priors must have the same length, got {betti!r}.")
         return priors
     return _check_prior(betti, "betti")
 

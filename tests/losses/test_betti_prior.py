@@ -8,6 +8,7 @@ import torch
 
 from monai_topo.losses import BettiPriorLoss, TopologyAwareLoss, refine_with_betti_prior
 from monai_topo.topology import betti_numbers
+from tests.error_messages import names_an_option
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -177,18 +178,18 @@ def test_no_features():
 
 
 ILL_SHAPES = [
-    [{}, torch.rand(2, 1, 8)],
-    [{"betti": (1, 0, 0)}, torch.rand(1, 1, 8, 8)],
-    [{"betti": (1, 0)}, torch.rand(1, 1, 8, 8, 8)],
-    [{"betti": [(1, 0), (1, 1)]}, torch.rand(1, 3, 8, 8)],
-    [{"betti": [(1, 0), (1, 1)], "include_background": False}, torch.rand(1, 2, 8, 8)],
-    [{}, torch.full((1, 1, 4, 4), float("nan"))],
+    [{}, torch.rand(2, 1, 8), "B C H W"],
+    [{"betti": (1, 0, 0)}, torch.rand(1, 1, 8, 8), "entries per channel but the input is 2D"],
+    [{"betti": (1, 0)}, torch.rand(1, 1, 8, 8, 8), "entries per channel but the input is 3D"],
+    [{"betti": [(1, 0), (1, 1)]}, torch.rand(1, 3, 8, 8), "2 per-channel priors but the prediction has 3"],
+    [{"betti": [(1, 0), (1, 1)], "include_background": False}, torch.rand(1, 2, 8, 8), "prediction has 1 channel"],
+    [{}, torch.full((1, 1, 4, 4), float("nan")), "NaN or infinite"],
 ]
 
 
-@pytest.mark.parametrize("params, x", ILL_SHAPES)
-def test_ill_shape(params, x):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("params, x, match", ILL_SHAPES)
+def test_ill_shape(params, x, match):
+    with pytest.raises(ValueError, match=match):
         BettiPriorLoss(sigmoid=False, **params)(x)
 
 
@@ -208,7 +209,7 @@ ILL_OPTS = [
 
 @pytest.mark.parametrize("params, error", ILL_OPTS)
 def test_ill_opts(params, error):
-    with pytest.raises(error):
+    with pytest.raises(error, match=names_an_option(params)):
         BettiPriorLoss(**params)
 
 
@@ -216,7 +217,7 @@ def test_ill_opts(params, error):
     "params", [{"steps": -1}, {"lr": 0.0}, {"fidelity": -1.0}, {"sigmoid": False}, {"sigmoid": True, "softmax": True}]
 )
 def test_refine_ill_opts(params):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         refine_with_betti_prior(torch.zeros(1, 1, 4, 4), (1, 0), **params)
 
 

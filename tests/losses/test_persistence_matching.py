@@ -8,6 +8,7 @@ import torch
 
 from monai_topo.losses import PersistenceMatchingLoss
 from monai_topo.topology import betti_numbers
+from tests.error_messages import names_an_option
 from tests.losses.toy_problems import check_cuda_matches_cpu, optimise_logits, ring_problem_2d, ring_problem_3d
 
 
@@ -181,7 +182,9 @@ def test_no_features_and_perfect_predictions_give_zero():
         target = _t(y)
         assert float(PersistenceMatchingLoss(sigmoid=False)(target.clone(), target)) == 0.0  # all correct
         for params in ({"patch_size": 3}, {"essential_death": "min"}):
-            assert float(PersistenceMatchingLoss(sigmoid=False, **params)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
+            assert float(PersistenceMatchingLoss(sigmoid=False, **params)(target.clone(), target)) == pytest.approx(
+                0.0, abs=1e-12
+            )
     full = torch.ones(1, 1, 6, 6, dtype=torch.float64)  # a window entirely inside the object
     assert float(PersistenceMatchingLoss(sigmoid=False, patch_size=3)(full.clone(), full)) == 0.0
     assert float(PersistenceMatchingLoss(sigmoid=False, patch_size=3, essential_death="min")(full.clone(), full)) == 0.0
@@ -232,22 +235,28 @@ def test_warnings():
         PersistenceMatchingLoss(softmax=True)(x, torch.zeros_like(x))
 
 
+# a binary target where the row is about something else (a soft one would raise "binary" first)
 ILL_SHAPES = [
-    [{}, torch.rand(2, 1, 8), torch.rand(2, 1, 8)],
-    [{}, torch.rand(2, 1, 4, 4, 4, 4), torch.rand(2, 1, 4, 4, 4, 4)],
-    [{}, torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 7)],
-    [{}, torch.rand(2, 2, 8, 8), torch.rand(2, 3, 8, 8)],
-    [{"dims": 2}, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)],
-    [{"connectivity": 26}, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)],
-    [{"patch_size": (4, 4, 4)}, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)],
-    [{"to_onehot_y": True}, torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8)],
-    [{}, torch.full((1, 1, 4, 4), float("nan")), torch.rand(1, 1, 4, 4)],
+    [{}, torch.rand(2, 1, 8), torch.rand(2, 1, 8), "B C H W"],
+    [{}, torch.rand(2, 1, 4, 4, 4, 4), torch.rand(2, 1, 4, 4, 4, 4), "B C H W"],
+    [{}, torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 7), "does not match"],
+    [{}, torch.rand(2, 2, 8, 8), torch.rand(2, 3, 8, 8), "different shape"],
+    [{"dims": 2}, torch.rand(1, 1, 8, 8), (torch.rand(1, 1, 8, 8) > 0.5).float(), r"dims=\(2,\) is invalid for 2D"],
+    [
+        {"connectivity": 26},
+        torch.rand(1, 1, 8, 8),
+        (torch.rand(1, 1, 8, 8) > 0.5).float(),
+        "connectivity=26 is not supported in 2D",
+    ],
+    [{"patch_size": (4, 4, 4)}, torch.rand(1, 1, 8, 8), (torch.rand(1, 1, 8, 8) > 0.5).float(), "patch_size"],
+    [{"to_onehot_y": True}, torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8), "to_onehot_y=True needs"],
+    [{}, torch.full((1, 1, 4, 4), float("nan")), torch.rand(1, 1, 4, 4), "NaN or infinite"],
 ]
 
 
-@pytest.mark.parametrize("params, x, y", ILL_SHAPES)
-def test_ill_shape(params, x, y):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("params, x, y, match", ILL_SHAPES)
+def test_ill_shape(params, x, y, match):
+    with pytest.raises(ValueError, match=match):
         PersistenceMatchingLoss(sigmoid=False, **params)(x, y)
 
 
@@ -256,7 +265,7 @@ def test_ill_target():
         PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), None)
     with pytest.raises(ValueError, match="binary"):  # soft targets: threshold first, or use SATLoss
         PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.3))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="target must be a torch.Tensor"):
         PersistenceMatchingLoss(sigmoid=False)(torch.rand(1, 1, 4, 4), np.zeros((1, 1, 4, 4)))
 
 
@@ -280,7 +289,7 @@ ILL_OPTS = [
 
 @pytest.mark.parametrize("params, error", ILL_OPTS)
 def test_ill_opts(params, error):
-    with pytest.raises(error):
+    with pytest.raises(error, match=names_an_option(params)):
         PersistenceMatchingLoss(**params)
 
 

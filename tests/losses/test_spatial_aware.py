@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter
 
 from monai_topo.losses import PersistenceMatchingLoss, SpatialAwareMatchingLoss
 from monai_topo.topology import betti_numbers
+from tests.error_messages import names_an_option
 from tests.losses.toy_problems import check_cuda_matches_cpu, optimise_logits, ring_problem_2d, ring_problem_3d
 
 SQRT_HALF = float(np.sqrt(0.5))
@@ -168,10 +169,12 @@ def test_no_features_and_perfect_predictions_give_zero():
     assert torch.count_nonzero(z.grad) == 0
     for p, y in (ring_2d(), hollow_ball_3d(), broken_tube_3d()):
         for target in (_t(y), _t(p)):  # binary and soft targets
-            assert float(SpatialAwareMatchingLoss(sigmoid=False)(target.clone(), target)) == pytest.approx(0.0, abs=1e-12)
-            assert float(SpatialAwareMatchingLoss(sigmoid=False, patch_size=3)(target.clone(), target)) == pytest.approx(
+            assert float(SpatialAwareMatchingLoss(sigmoid=False)(target.clone(), target)) == pytest.approx(
                 0.0, abs=1e-12
             )
+            assert float(
+                SpatialAwareMatchingLoss(sigmoid=False, patch_size=3)(target.clone(), target)
+            ) == pytest.approx(0.0, abs=1e-12)
     full = torch.ones(1, 1, 6, 6, dtype=torch.float64)
     assert float(SpatialAwareMatchingLoss(sigmoid=False, patch_size=3)(full.clone(), full)) == 0.0
 
@@ -191,18 +194,18 @@ def test_multiclass_and_half_precision():
 
 
 ILL_SHAPES = [
-    [{}, torch.rand(2, 1, 8), torch.rand(2, 1, 8)],
-    [{}, torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 7)],
-    [{}, torch.rand(2, 2, 8, 8), torch.rand(2, 3, 8, 8)],
-    [{"dims": (0, 2)}, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)],
-    [{"patch_size": (4, 4)}, torch.rand(1, 1, 8, 8, 8), torch.rand(1, 1, 8, 8, 8)],
-    [{}, torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), float("inf"))],
+    [{}, torch.rand(2, 1, 8), torch.rand(2, 1, 8), "B C H W"],
+    [{}, torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 7), "does not match"],
+    [{}, torch.rand(2, 2, 8, 8), torch.rand(2, 3, 8, 8), "different shape"],
+    [{"dims": (0, 2)}, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), "is invalid for 2D"],
+    [{"patch_size": (4, 4)}, torch.rand(1, 1, 8, 8, 8), torch.rand(1, 1, 8, 8, 8), "patch_size"],
+    [{}, torch.rand(1, 1, 4, 4), torch.full((1, 1, 4, 4), float("inf")), "target contains NaN or infinite"],
 ]
 
 
-@pytest.mark.parametrize("params, x, y", ILL_SHAPES)
-def test_ill_shape(params, x, y):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("params, x, y, match", ILL_SHAPES)
+def test_ill_shape(params, x, y, match):
+    with pytest.raises(ValueError, match=match):
         SpatialAwareMatchingLoss(sigmoid=False, **params)(x, y)
 
 
@@ -223,7 +226,7 @@ ILL_OPTS = [
 
 @pytest.mark.parametrize("params, error", ILL_OPTS)
 def test_ill_opts(params, error):
-    with pytest.raises(error):
+    with pytest.raises(error, match=names_an_option(params)):
         SpatialAwareMatchingLoss(**params)
 
 
