@@ -134,18 +134,18 @@ def test_metrics_saver_writes_per_case_csv(tmp_path):
 
 
 def test_ill_opts():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="dims must be"):
         BettiError(dims=5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="kind must be one of"):
         ConnectivityError(kind="everything")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="connectivity must be None"):
         EulerCharacteristicError(connectivity=18)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'bogus' is not a valid"):
         CenterlineDice(reduction="bogus")
 
 
 def test_ill_shape_in_engine():
     engine = Engine(lambda e, batch: (batch["pred"][:, 0], batch["label"][:, 0]))  # channel dim dropped
     BettiError().attach(engine, "betti")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="B C H W"):
         engine.run(BATCHES, max_epochs=1)

@@ -256,11 +256,11 @@ def test_optimisation_repairs_topology(ndim):
 
 def test_ill_shape():
     loss = SupervoxelLoss()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not match"):
         loss(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="B C H W"):
         loss(torch.zeros(1, 4, 4), torch.zeros(1, 4, 4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="different shape"):
         loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="elementwise"):
         SupervoxelLoss(criterion=lambda x, y: (x - y).mean())(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4))
@@ -277,7 +277,7 @@ def test_ill_opts():
         SupervoxelLoss(threshold=1.0)
     with pytest.raises(ValueError, match="connectivity"):
         SupervoxelLoss(connectivity=18)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="criterion must be None or callable"):
         SupervoxelLoss(criterion="bce")
     with pytest.raises(ValueError, match="Incompatible"):
         SupervoxelLoss(sigmoid=True, softmax=True)
@@ -285,7 +285,7 @@ def test_ill_opts():
         SupervoxelLoss(num_workers=-1)
     with pytest.raises(ValueError, match="connectivity"):
         SupervoxelLoss(connectivity=8.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'max' is not a valid"):
         SupervoxelLoss(reduction="max")
     x, y = torch.randn(1, 1, 4, 4) * 3, torch.zeros(1, 1, 4, 4)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):

@@ -14,6 +14,7 @@ from monai_topo.metrics import (
     compute_euler_characteristic_error,
 )
 from monai_topo.topology import betti_numbers, patch_slices
+from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import (
     ball_3d,
     ball_with_cavity_3d,
@@ -136,7 +137,7 @@ def test_list_input_and_accumulation():
     assert value.item() == pytest.approx(2 / 3)
     assert not_nans.item() == 3
     metric.reset()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="call the metric on some data first"):
         metric.aggregate()
 
 
@@ -184,19 +185,19 @@ def test_euler_error_bounded_by_betti_error(seed, shape, construction):
 
 
 @pytest.mark.parametrize(
-    "y_pred, y",
+    "y_pred, y, match",
     [
-        (torch.zeros(1, 9, 9), torch.zeros(1, 9, 9)),  # no channel dim
-        (torch.zeros(1, 1, 2, 9, 9, 9), torch.zeros(1, 1, 2, 9, 9, 9)),  # 4 spatial dims
-        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 8)),  # mismatch
-        (torch.zeros(2, 1, 9, 9), torch.zeros(1, 1, 9, 9)),  # batch mismatch
-        (torch.zeros(1, 1, 0, 9), torch.zeros(1, 1, 0, 9)),  # empty
-        (torch.zeros(1, 1, 9, 9), None),  # no target
-        (torch.full((1, 1, 9, 9), float("nan")), torch.zeros(1, 1, 9, 9)),  # NaN
+        (torch.zeros(1, 9, 9), torch.zeros(1, 9, 9), "B C H W"),  # no channel dim
+        (torch.zeros(1, 1, 2, 9, 9, 9), torch.zeros(1, 1, 2, 9, 9, 9), "B C H W"),  # 4 spatial dims
+        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 8), "same shapes"),  # mismatch
+        (torch.zeros(2, 1, 9, 9), torch.zeros(1, 1, 9, 9), "same shapes"),  # batch mismatch
+        (torch.zeros(1, 1, 0, 9), torch.zeros(1, 1, 0, 9), "empty"),  # empty
+        (torch.zeros(1, 1, 9, 9), None, "ground truth"),  # no target
+        (torch.full((1, 1, 9, 9), float("nan")), torch.zeros(1, 1, 9, 9), "NaN or infinite"),  # NaN
     ],
 )
-def test_ill_shape(y_pred, y):
-    with pytest.raises(ValueError):
+def test_ill_shape(y_pred, y, match):
+    with pytest.raises(ValueError, match=match):
         BettiErrorMetric()(y_pred, y)
 
 
@@ -217,7 +218,7 @@ def test_ill_shape(y_pred, y):
     ],
 )
 def test_ill_opts(params):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         BettiErrorMetric(**params)
 
 
@@ -231,10 +232,10 @@ def test_ill_opts(params):
     ],
 )
 def test_ill_opts_for_input(params, y_pred):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         compute_betti_error(y_pred, y_pred.clone(), **params)
 
 
 def test_ill_type():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="must be a torch.Tensor or a numpy array"):
         compute_betti_error([[1, 0]], [[1, 0]])

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from monai_topo.metrics import CenterlineDiceMetric, centerline_dice, compute_centerline_dice, skeleton
+from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import batch, item, ring_2d, tube_2d, tube_3d
 
 
@@ -83,19 +84,19 @@ def test_aggregate():
 
 
 @pytest.mark.parametrize(
-    "y_pred, y",
+    "y_pred, y, match",
     [
-        (torch.zeros(1, 7, 13), torch.zeros(1, 7, 13)),
-        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 13, 7)),
-        (torch.zeros(1, 1, 7, 13), None),
+        (torch.zeros(1, 7, 13), torch.zeros(1, 7, 13), "B C H W"),
+        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 13, 7), "same shapes"),
+        (torch.zeros(1, 1, 7, 13), None, "ground truth"),
     ],
 )
-def test_ill_shape(y_pred, y):
-    with pytest.raises(ValueError):
+def test_ill_shape(y_pred, y, match):
+    with pytest.raises(ValueError, match=match):
         CenterlineDiceMetric()(y_pred, y)
 
 
 @pytest.mark.parametrize("params", [{"reduction": "max"}, {"num_workers": -2}])
 def test_ill_opts(params):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         CenterlineDiceMetric(**params)

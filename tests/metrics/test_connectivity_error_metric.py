@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from monai_topo.metrics import ConnectivityErrorMetric, compute_connectivity_error, split_merge_counts
+from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import batch, item, tube_2d, tube_3d
 
 
@@ -147,23 +148,23 @@ def test_aggregate():
 
 
 @pytest.mark.parametrize(
-    "y_pred, y, params",
+    "y_pred, y, params, match",
     [
-        (torch.zeros(1, 7, 13), torch.zeros(1, 7, 13), {}),
-        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 7, 12), {}),
-        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 7, 13) - 1, {"instance_labels": True}),
-        (torch.zeros(1, 1, 7, 13), torch.full((1, 1, 7, 13), 1.5), {"instance_labels": True}),
-        (torch.zeros(1, 1, 7, 13), None, {}),
+        (torch.zeros(1, 7, 13), torch.zeros(1, 7, 13), {}, "B C H W"),
+        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 7, 12), {}, "same shapes"),
+        (torch.zeros(1, 1, 7, 13), torch.zeros(1, 1, 7, 13) - 1, {"instance_labels": True}, "non-negative integer"),
+        (torch.zeros(1, 1, 7, 13), torch.full((1, 1, 7, 13), 1.5), {"instance_labels": True}, "non-negative integer"),
+        (torch.zeros(1, 1, 7, 13), None, {}, "ground truth"),
     ],
 )
-def test_ill_shape(y_pred, y, params):
-    with pytest.raises(ValueError):
+def test_ill_shape(y_pred, y, params, match):
+    with pytest.raises(ValueError, match=match):
         ConnectivityErrorMetric(**params)(y_pred, y)
 
 
 @pytest.mark.parametrize("params", [{"kind": "both"}, {"connectivity": 18}, {"reduction": "product"}])
 def test_ill_opts(params):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         ConnectivityErrorMetric(**params)
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from monai_topo.metrics import EulerCharacteristicErrorMetric, compute_euler_characteristic_error
+from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import (
     ball_3d,
     ball_with_cavity_3d,
@@ -62,21 +63,21 @@ def test_aggregate_with_nans():
 
 
 @pytest.mark.parametrize(
-    "y_pred, y",
+    "y_pred, y, match",
     [
-        (torch.zeros(9, 9), torch.zeros(9, 9)),
-        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 2, 9, 9)),
-        (torch.zeros(1, 1, 9, 9), None),
+        (torch.zeros(9, 9), torch.zeros(9, 9), "B C H W"),
+        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 2, 9, 9), "same shapes"),
+        (torch.zeros(1, 1, 9, 9), None, "ground truth"),
     ],
 )
-def test_ill_shape(y_pred, y):
-    with pytest.raises(ValueError):
+def test_ill_shape(y_pred, y, match):
+    with pytest.raises(ValueError, match=match):
         EulerCharacteristicErrorMetric()(y_pred, y)
 
 
 @pytest.mark.parametrize("params", [{"connectivity": 18}, {"reduction": "avg"}, {"num_workers": 1.5}])
 def test_ill_opts(params):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=names_an_option(params)):
         EulerCharacteristicErrorMetric(**params)
 
 

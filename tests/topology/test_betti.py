@@ -31,11 +31,13 @@ def _random_mask(seed: int, ndim: int) -> np.ndarray:
 
 
 def _check(mask: np.ndarray) -> None:
-    for connectivity in ((8, 4) if mask.ndim == 2 else (26, 6)):
+    for connectivity in (8, 4) if mask.ndim == 2 else (26, 6):
         ours = betti_numbers(mask, connectivity)
         expected = gudhi_betti(mask, connectivity)
         assert ours.tolist() == expected.tolist(), (mask.shape, connectivity)
-        from_persistence = betti_numbers_from_diagram(compute_persistence(mask.astype(float), connectivity=connectivity), 0.5)
+        from_persistence = betti_numbers_from_diagram(
+            compute_persistence(mask.astype(float), connectivity=connectivity), 0.5
+        )
         assert ours.tolist() == from_persistence.tolist()
         chi = sum((-1) ** k * b for k, b in enumerate(ours.tolist()))
         assert euler_characteristic(mask, connectivity) == chi
@@ -127,25 +129,25 @@ def test_patches():
     assert random_windows == patch_slices((30, 20), (8, 8), num_patches=5, seed=1)
     assert all(w[0].stop <= 30 and w[1].stop <= 20 for w in random_windows)
     assert patch_slices((3, 3), 8) == [(slice(0, 3), slice(0, 3))]  # clipped to the image
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="patch_size"):
         patch_slices((8, 8), (4, 4, 4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="num_patches"):
         patch_slices((8, 8), 4, num_patches=0)
 
 
 @pytest.mark.parametrize(
-    "mask,error",
+    "mask,error,match",
     [
-        (np.array([[0, 2], [1, 0]]), ValueError),
-        (np.array([[0.0, 0.5], [1.0, 0.0]]), ValueError),
-        (np.zeros(4), ValueError),
-        (np.zeros((2, 2, 2, 2)), ValueError),
-        (np.zeros((0, 3)), ValueError),
-        (np.array([[np.nan, 1.0], [0.0, 0.0]]), ValueError),
+        (np.array([[0, 2], [1, 0]]), ValueError, "binary"),
+        (np.array([[0.0, 0.5], [1.0, 0.0]]), ValueError, "binary"),
+        (np.zeros(4), ValueError, "2D or 3D"),
+        (np.zeros((2, 2, 2, 2)), ValueError, "2D or 3D"),
+        (np.zeros((0, 3)), ValueError, "empty"),
+        (np.array([[np.nan, 1.0], [0.0, 0.0]]), ValueError, "NaN or infinite"),
     ],
 )
-def test_ill_masks(mask, error):
-    with pytest.raises(error):
+def test_ill_masks(mask, error, match):
+    with pytest.raises(error, match=match):
         betti_numbers(mask)
 
 

@@ -211,9 +211,9 @@ def test_target_objects():
 def test_ill_shape():
     with pytest.raises(ValueError, match="same shape"):
         critical_components(np.zeros((4, 4)), np.zeros((4, 5)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2D or 3D"):
         critical_components(np.zeros(4), np.zeros(4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2D or 3D"):
         critical_components(np.zeros((2, 2, 2, 2)), np.zeros((2, 2, 2, 2)))
 
 
@@ -226,7 +226,7 @@ def test_ill_opts():
         critical_components(np.zeros((4, 4)), -np.ones((4, 4)))
     with pytest.raises(ValueError, match="connectivity"):
         critical_components(np.zeros((4, 4)), np.zeros((4, 4)), connectivity=6)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="complex"):
         critical_components(np.zeros((4, 4), complex), np.zeros((4, 4)))
 
 
