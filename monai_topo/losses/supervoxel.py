@@ -167,6 +167,15 @@ class SupervoxelLoss(TopologyLoss):
         criterion, the threshold moves to logit space) or probabilities, and the matching target."""
         return super()._prepare(input, target, activate=activate)  # type: ignore[return-value]
 
+    def _check_target(self, target: torch.Tensor) -> None:
+        """What the detection will read must be a mask or integer instance ids (also run by :meth:`check_inputs`)."""
+        detection = self._binary_target(target)[1]
+        if torch.is_floating_point(detection) and not bool((detection == detection.round()).all()):
+            raise ValueError(
+                "target must be a binary mask, soft labels in [0, 1] or a map of integer instance ids (0 = background), "
+                "found non-integral values above 1."
+            )
+
     def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The criterion's float target and what the detection reads (a bool mask, or the instance label map).
 

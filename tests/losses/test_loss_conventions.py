@@ -181,3 +181,10 @@ def test_num_workers_zero_is_serial(loss_cls):
     assert torch.equal(loss_cls(num_workers=0)(logits, target), loss_cls(num_workers=1)(logits, target))
     with pytest.raises(ValueError, match="num_workers"):
         loss_cls(num_workers=-1)
+
+
+def test_first_call_checks_supervoxel_targets_during_warmup():
+    logits, _ = _data()
+    for bad, match in ((torch.full_like(logits, 1.5), "non-integral"), (torch.full_like(logits, -1.0), "non-negative")):
+        with pytest.raises(ValueError, match=match):
+            TopologyAwareLoss(DiceLoss(sigmoid=True), SupervoxelLoss(), warmup=50)(logits, bad)

@@ -324,5 +324,5 @@ def test_benchmark_smoke():
         row = result[scenario]
         assert set(row) >= {"supervoxel_fwd_bwd", "cc3d_x3", "dice_fwd_bwd", "softcldice_fwd_bwd", "numpy_peak_mib"}
         assert all(np.isfinite(v) and v >= 0 for v in row.values())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="shape must be B 1 H W"):
         benchmark_supervoxel((1, 2, 8, 8), repeats=1)
