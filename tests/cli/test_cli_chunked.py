@@ -178,3 +178,15 @@ def test_open_volume_is_lazy_and_names_chunks(tmp_path):
     with pytest.raises(ValueError, match="chunks must be a positive int"):
         open_volume(nifti, chunks=(4, 0, 1))
     assert os.path.exists(nifti)
+
+
+def test_betti_on_a_cluster_via_scheduler_address(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    path = save_zarr(tmp_path / "t.zarr", _target())
+    assert run_command(betti, ["betti", str(path)]) == 0
+    local = capsys.readouterr().out
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        assert run_command(betti, ["betti", str(path), "--scheduler", cluster.scheduler_address]) == 0
+    assert capsys.readouterr().out == local
