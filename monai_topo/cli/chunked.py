@@ -143,6 +143,7 @@ def evaluate_case_chunked(
     import dask.array as da
 
     from monai_topo.io import open_volume
+    from monai_topo.io.volumes import NIFTI_SUFFIXES
     from monai_topo.topology import chunked_pair_topology
 
     pred = open_volume(pred_path, level, chunks)
@@ -150,6 +151,14 @@ def evaluate_case_chunked(
     names = (Path(pred_path).name, Path(label_path).name)
     if pred.shape != target.shape:
         raise ValueError(f"shape mismatch: prediction {names[0]} {pred.shape} vs label {names[1]} {target.shape}")
+    if str(pred_path).endswith(NIFTI_SUFFIXES) and str(label_path).endswith(NIFTI_SUFFIXES):
+        import nibabel as nib
+
+        if not np.allclose(nib.load(str(pred_path)).affine, nib.load(str(label_path)).affine, rtol=1e-5, atol=1e-4):
+            raise ValueError(
+                f"affine mismatch between prediction {names[0]} and label {names[1]} "
+                "(resample the prediction to the label's grid first)"
+            )
     if pred.chunks != target.chunks:
         raise ValueError(
             f"chunk grids differ: prediction {names[0]} chunks {pred.chunksize} vs label {names[1]} chunks "

@@ -33,7 +33,7 @@ __all__ = ["LARGE_VOLUME_VOXELS", "is_zarr_path", "open_volume", "volume_shape",
 #: evaluated chunk by chunk by the command line.
 LARGE_VOLUME_VOXELS = 2**27
 
-_NIFTI_SUFFIXES = (".nii.gz", ".nii")
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _DEFAULT_NIFTI_CHUNK = 128
 
 
@@ -167,7 +167,7 @@ def open_volume(path: str | os.PathLike, level: int = 0, chunks: int | Sequence[
     if is_zarr_path(p):
         source, name = _open_zarr(p, level)
         native: Sequence[int] = source.chunks
-    elif p.name.endswith(_NIFTI_SUFFIXES):
+    elif p.name.endswith(NIFTI_SUFFIXES):
         import nibabel as nib
 
         if level:

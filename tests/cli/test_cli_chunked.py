@@ -190,3 +190,11 @@ def test_betti_on_a_cluster_via_scheduler_address(tmp_path, capsys):
     ) as cluster:
         assert run_command(betti, ["betti", str(path), "--scheduler", cluster.scheduler_address]) == 0
     assert capsys.readouterr().out == local
+
+
+def test_nifti_affine_mismatch_on_the_chunked_path(tmp_path, capsys):
+    save_nifti(tmp_path / "pred" / "a.nii.gz", _prediction(), np.diag([2.0, 1.0, 1.0, 1.0]))
+    save_nifti(tmp_path / "label" / "a.nii.gz", _target())
+    argv = ["evaluate", "--pred", str(tmp_path / "pred"), "--label", str(tmp_path / "label"), "--chunks", "8"]
+    assert run_command(evaluate, argv + ["--out", str(tmp_path / "o.csv"), "--no-progress"]) == 1
+    assert "a: affine mismatch between prediction a.nii.gz and label a.nii.gz" in capsys.readouterr().out
