@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             overrides=dict(args.override or []),
             config_file=args.config_file,
             progress=not args.no_progress,
+            checkpoint=args.checkpoint,
         )
     except ValueError as err:
         logger.error("%s", err)
@@ -113,6 +114,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         type=parse_override,
         metavar="KEY=VALUE",
         help="bundle config override for every run (the budget), e.g. epochs=40; repeatable",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        choices=["final", "best"],
+        default="final",
+        help="evaluate the weights after the last epoch (final, default: same budget, no selection) or the "
+        "bundle's best-validation-Dice model.pt (best; with a warm-up it can be a checkpoint from before the term "
+        "was on). Changing it re-evaluates finished runs without training them again.",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_with_defaults)

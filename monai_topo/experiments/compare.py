@@ -194,35 +194,35 @@ def _timing(steps_file: Path) -> dict[str, Any]:
     }
 
 
-def _run_one(
-    bundle_dir: Path,
-    configuration: Configuration,
-    seed: int,
-    run_dir: Path,
-    dataset_dir: Path,
-    common: Mapping[str, Any],
-    epoch_bar: Any,
+#: which checkpoint of a run is evaluated on the test split
+CHECKPOINTS = {"final": "model_final.pt", "best": "model.pt"}
+
+
+def _bundle_command(bundle_dir: Path, run_dir: Path, files: Sequence[Path]) -> list[str]:
+    configs = bundle_dir / "configs"
+    return [
+        sys.executable, "-m", "monai.bundle", "run", "--config_file", _config_list(files),
+        "--bundle_root", str(run_dir),
+        "--meta_file", str(configs / "metadata.json"),
+        "--logging_file", str(configs / "logging.conf"),
+    ]  # fmt: skip
+
+
+def _train(
+    bundle_dir: Path, configuration: Configuration, seed: int, run_dir: Path, base: Mapping[str, Any], epoch_bar: Any
 ) -> dict[str, Any]:
-    """Train and evaluate one configuration with one seed; returns the run's result (written to result.json)."""
+    """Train one configuration with one seed (``python -m monai.bundle run``); returns its timing."""
     configs = bundle_dir / "configs"
     run_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = json.loads((configs / "train.json").read_text())
     steps_file = run_dir / "steps.json"
-    base = {**common, **configuration.overrides, "seed": int(seed), "dataset_dir": str(dataset_dir)}
     train_overrides = {
         **base,
         "imports": list(train_cfg.get("imports", [])) + ["$import monai_topo.experiments"],
         "initialize": list(train_cfg.get("initialize", []))
         + [f"$monai_topo.experiments.StepTimer({str(steps_file)!r}, @loss).attach(@train#trainer)"],
     }
-    (run_dir / "train_overrides.json").write_text(json.dumps(train_overrides, indent=2))
-    (run_dir / "eval_overrides.json").write_text(json.dumps(base, indent=2))
-    bundle_args = [
-        "--bundle_root", str(run_dir),
-        "--meta_file", str(configs / "metadata.json"),
-        "--logging_file", str(configs / "logging.conf"),
-    ]  # fmt: skip
-    python = [sys.executable, "-m", "monai.bundle", "run", "--config_file"]
+    write_json_atomic(train_overrides, run_dir / "train_overrides.json")
 
     def on_line(line: str) -> None:
         match = _EPOCH_DONE.search(line)
@@ -230,35 +230,32 @@ def _run_one(
             epoch_bar.update(int(match.group(1)) - epoch_bar.n)
 
     start = time.perf_counter()
-    train_files = [configs / "train.json", run_dir / "train_overrides.json"]
-    code = stream_process(
-        python + [_config_list(train_files)] + bundle_args, bundle_dir, run_dir / "train.log", on_line
-    )
+    files = [configs / "train.json", run_dir / "train_overrides.json"]
+    code = stream_process(_bundle_command(bundle_dir, run_dir, files), bundle_dir, run_dir / "train.log", on_line)
     if code != 0:
         raise RuntimeError(
             f"training exited with code {code}; last lines of {run_dir / 'train.log'}:\n" + _tail(run_dir / "train.log")
         )
-    train_seconds = time.perf_counter() - start
+    return {"train_seconds": time.perf_counter() - start, **_timing(steps_file)}
+
+
+def _evaluate(
+    bundle_dir: Path, run_dir: Path, base: Mapping[str, Any], checkpoint: str, dataset_dir: Path
+) -> dict[str, Any]:
+    """Evaluate a trained run's checkpoint on the test split with the bundle's evaluate.json, then score it."""
+    configs = bundle_dir / "configs"
+    eval_overrides = {**base, "ckpt_file": f"$@ckpt_dir + '/{CHECKPOINTS[checkpoint]}'"}
+    write_json_atomic(eval_overrides, run_dir / "eval_overrides.json")
     start = time.perf_counter()
-    eval_files = [configs / "train.json", configs / "evaluate.json", run_dir / "eval_overrides.json"]
-    code = stream_process(python + [_config_list(eval_files)] + bundle_args, bundle_dir, run_dir / "evaluate.log")
+    files = [configs / "train.json", configs / "evaluate.json", run_dir / "eval_overrides.json"]
+    code = stream_process(_bundle_command(bundle_dir, run_dir, files), bundle_dir, run_dir / "evaluate.log")
     if code != 0:
         raise RuntimeError(
             f"evaluation exited with code {code}; last lines of {run_dir / 'evaluate.log'}:\n"
             + _tail(run_dir / "evaluate.log")
         )
-    eval_seconds = time.perf_counter() - start
     rows = _score_run(run_dir / "eval" / "test" / "predictions", _test_cases(dataset_dir))
-    return {
-        "configuration": configuration.name,
-        "seed": int(seed),
-        "overrides": configuration.overrides,
-        "status": "ok",
-        "train_seconds": train_seconds,
-        "eval_seconds": eval_seconds,
-        **_timing(steps_file),
-        "cases": rows,
-    }
+    return {"checkpoint": checkpoint, "eval_seconds": time.perf_counter() - start, "cases": rows}
 
 
 def _ensure_data(bundle_dir: Path, dataset_dir: Path, common: Mapping[str, Any]) -> None:
@@ -287,6 +284,7 @@ def run_comparison(
     config_file: str | os.PathLike | None = None,
     progress: bool = True,
     confidence: float = 0.95,
+    checkpoint: str = "final",
 ) -> Comparison:
     """Train every configuration with every seed on one bundle, evaluate on the test split, compare to the first.
 
@@ -302,6 +300,10 @@ def run_comparison(
         config_file: more configurations from a JSON / YAML file (after ``configurations``).
         progress: show progress bars (runs, and epochs of the current run).
         confidence: coverage of the intervals.
+        checkpoint: ``"final"`` (default): the weights after the last epoch, the same budget for every run and no
+            selection at all; ``"best"``: the bundle's best-validation-Dice checkpoint (``model.pt``). With a
+            warm-up, ``"best"`` can pick a checkpoint from before the topological term was switched on (a term
+            that costs a little Dice is then never evaluated), which is why it is not the default.
 
     Returns:
         a :class:`Comparison`; the CSVs and the plot are written to ``out_dir``.
@@ -317,6 +319,8 @@ def run_comparison(
     from tqdm import tqdm
 
     configs = resolve_configurations(configurations, config_file)
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINTS)}, got {checkpoint!r}.")
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, at least one, got {seeds}.")
@@ -344,19 +348,34 @@ def run_comparison(
         run_dir = out / "runs" / configuration.name / f"seed_{seed}"
         done = run_dir / _RESULT
         run_bar.set_postfix_str(f"{configuration.name} seed {seed}")
+        base = {**common, **configuration.overrides, "seed": seed, "dataset_dir": str(data)}
+        record: dict[str, Any] | None = None
         if done.is_file():
             record = json.loads(done.read_text())
-            if record.get("overrides") == configuration.overrides:
+            if record.get("overrides") != configuration.overrides:
+                logger.warning(
+                    "%s seed %d: its overrides changed since it ran; training again", configuration.name, seed
+                )
+                record = None
+            elif record.get("checkpoint", "best") == checkpoint:
                 logger.info("%s seed %d: finished earlier, skipped (%s)", configuration.name, seed, done)
                 result.runs.append(record)
                 continue
-            logger.warning(
-                "%s seed %d: its overrides changed since the last run; running it again", configuration.name, seed
-            )
         epoch_bar = tqdm(total=epochs, desc=f"  {configuration.name} s{seed}", unit="epoch", leave=False,
-                         disable=not progress, position=1)  # fmt: skip
+                         disable=not progress or record is not None, position=1)  # fmt: skip
         try:
-            record = _run_one(bundle_dir, configuration, seed, run_dir, data, common, epoch_bar)
+            if record is None:
+                record = {
+                    "configuration": configuration.name,
+                    "seed": seed,
+                    "overrides": configuration.overrides,
+                    **_train(bundle_dir, configuration, seed, run_dir, base, epoch_bar),
+                }
+            else:
+                logger.info(
+                    "%s seed %d: trained earlier, evaluating its %s checkpoint", configuration.name, seed, checkpoint
+                )
+            record.update(_evaluate(bundle_dir, run_dir, base, checkpoint, data), status="ok")
         except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
             logger.error("%s seed %d FAILED: %s", configuration.name, seed, err)
             result.runs.append(
@@ -410,10 +429,13 @@ def _summarise(result: Comparison, confidence: float) -> None:
     ]
     cases = sorted({row["case"] for row in result.rows})
     base = result.configurations[0].name
+    finished = {r["configuration"] for r in result.runs if r["status"] == "ok"}
     for configuration in result.configurations:
         name = configuration.name
+        if name not in finished:  # every run failed: listed in runs.csv and the FAILED lines, not in the tables
+            continue
         result.summary[name] = {m: bootstrap_mean_ci(_grid(result, name, m, cases), confidence) for m in METRICS}
-        if name != base:
+        if name != base and base in finished:
             result.paired[name] = {
                 m: bootstrap_mean_ci(_grid(result, name, m, cases) - _grid(result, base, m, cases), confidence)
                 for m in METRICS

@@ -13,8 +13,9 @@ TINY = [
 ]  # fmt: skip
 
 
-def _compare(out, configs, config_file=None):
+def _compare(out, configs, config_file=None, checkpoint="final"):
     argv = ["compare", "--bundle", "neuron", "--seeds", "0", "--out", str(out), "--no-progress"]
+    argv += ["--checkpoint", checkpoint]
     argv += ["--configs", *configs]
     if config_file is not None:
         argv += ["--config-file", str(config_file)]
@@ -59,6 +60,13 @@ def test_compare_end_to_end(tmp_path, capsys):
     assert _compare(out, ["dicece", "supervoxel"]) == 0
     assert (out / "runs/dicece/seed_0/result.json").stat().st_mtime_ns == before
     assert "no_such_module" in (out / "runs/broken/seed_0/train.log").read_text()  # the failure's log is kept
+
+    # another checkpoint: the trained runs are evaluated again, not trained again
+    train_log = (out / "runs/dicece/seed_0/train.log").stat().st_mtime_ns
+    assert _compare(out, ["dicece", "supervoxel"], checkpoint="best") == 0
+    assert (out / "runs/dicece/seed_0/train.log").stat().st_mtime_ns == train_log
+    assert json.loads((out / "runs/dicece/seed_0/result.json").read_text())["checkpoint"] == "best"
+    assert "model.pt" in (out / "runs/dicece/seed_0/eval_overrides.json").read_text()
 
 
 def test_unknown_configuration_fails_before_training(tmp_path, caplog):
