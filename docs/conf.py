@@ -38,6 +38,7 @@ API_PACKAGES = {
     "monai_topo.topology": "Topology core",
     "monai_topo.transforms": "Transforms",
     "monai_topo.data": "Built-in datasets",
+    "monai_topo.visualize": "Pictures (error overlays, persistence diagrams)",
 }
 
 

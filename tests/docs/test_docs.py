@@ -24,6 +24,9 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     api = (DOCS / "api" / "losses.rst").read_text()
     for name in ("SupervoxelLoss", "PersistenceMatchingLoss", "TopologyAwareLoss"):
         assert f"monai_topo.losses.{name}" in api
+    pictures = (DOCS / "api" / "visualize.rst").read_text()
+    for name in ("render_error_overlay", "save_error_overlay", "plot_persistence_diagram"):
+        assert f"monai_topo.visualize.{name}" in pictures
 
 
 def _python_blocks(page: pathlib.Path) -> list[str]:
