@@ -184,6 +184,19 @@ def _score_run(pred_dir: Path, cases: Sequence[tuple[str, Path]]) -> list[dict[s
     return rows
 
 
+def _last_validation(run_dir: Path) -> dict[str, float]:
+    """The bundle's validation metrics after the last epoch (``eval/validation/metrics.csv``), ``{}`` if absent.
+
+    These are what a configuration may be chosen on: the validation split, never the test split.
+    """
+    path = run_dir / "eval" / "validation" / "metrics.csv"
+    try:
+        with open(path, newline="") as handle:
+            return {row[0]: float(row[1]) for row in csv.reader(handle) if len(row) >= 2}
+    except (OSError, ValueError):
+        return {}
+
+
 def _timing(steps_file: Path) -> dict[str, Any]:
     record = read_step_times(steps_file)
     steps, epochs = record["steps"], record.get("epochs", [])
@@ -359,6 +372,7 @@ def run_comparison(
                 record = None
             elif record.get("checkpoint", "best") == checkpoint:
                 logger.info("%s seed %d: finished earlier, skipped (%s)", configuration.name, seed, done)
+                record.setdefault("validation", _last_validation(run_dir))
                 result.runs.append(record)
                 continue
         epoch_bar = tqdm(total=epochs, desc=f"  {configuration.name} s{seed}", unit="epoch", leave=False,
@@ -376,6 +390,7 @@ def run_comparison(
                     "%s seed %d: trained earlier, evaluating its %s checkpoint", configuration.name, seed, checkpoint
                 )
             record.update(_evaluate(bundle_dir, run_dir, base, checkpoint, data), status="ok")
+            record["validation"] = _last_validation(run_dir)
         except Exception as err:  # noqa: BLE001 - a failed run is reported, the others go on
             logger.error("%s seed %d FAILED: %s", configuration.name, seed, err)
             result.runs.append(
@@ -461,14 +476,16 @@ def write_report(result: Comparison) -> None:
         writer.writerow(["configuration", "seed", "case", *metrics])
         for row in result.rows:
             writer.writerow([row["configuration"], row["seed"], row["case"], *(row[m] for m in metrics)])
+    val_keys = sorted({k for r in result.runs for k in r.get("validation", {})})
     with open(out / "runs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["configuration", "seed", "status", "train_seconds", "seconds_per_epoch", "step_seconds", "error"]
-        )
+        writer.writerow(["configuration", "seed", "status", "checkpoint", "train_seconds", "seconds_per_epoch",
+                         "step_seconds", *val_keys, "error"])  # fmt: skip
         for r in result.runs:
-            writer.writerow([r["configuration"], r["seed"], r["status"], r.get("train_seconds", ""),
-                             r.get("seconds_per_epoch", ""), r.get("step_seconds", ""), r.get("error", "")])  # fmt: skip
+            validation = r.get("validation", {})
+            writer.writerow([r["configuration"], r["seed"], r["status"], r.get("checkpoint", ""),
+                             r.get("train_seconds", ""), r.get("seconds_per_epoch", ""), r.get("step_seconds", ""),
+                             *(validation.get(k, "") for k in val_keys), r.get("error", "")])  # fmt: skip
     with open(out / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["configuration", "metric", "mean", "ci_low", "ci_high", "n_seeds", "n_cases"])
@@ -512,6 +529,16 @@ def format_tables(result: Comparison) -> str:
             cells.append(f"{_fmt(ci.mean)} [{_fmt(ci.low)}, {_fmt(ci.high)}]")
         lines.append(f"  {label:<18}" + "".join(f"  {c:>{max(width, 22)}}" for c in cells))
     costs = [_run_costs(result, n) for n in names]
+    val_keys = sorted({k for r in result.runs for k in r.get("validation", {})})
+    if val_keys:
+        lines.append("  validation split after the last epoch, mean over seeds (for choosing a configuration):")
+    for key in val_keys:
+        cells = []
+        for name in names:
+            values = [r["validation"][key] for r in result.runs
+                      if r["configuration"] == name and r["status"] == "ok" and key in r.get("validation", {})]  # fmt: skip
+            cells.append(_fmt(float(np.mean(values))) if values else "n/a")
+        lines.append(f"  {key:<18}" + "".join(f"  {c:>{max(width, 22)}}" for c in cells))
     lines.append(f"  {'s / epoch':<18}" + "".join(f"  {_fmt(c[0]):>{max(width, 22)}}" for c in costs))
     lines.append(f"  {'step time vs base':<18}" + "".join(f"  {_fmt(c[1]):>{max(width, 22)}}" for c in costs))
     base = result.configurations[0].name
