@@ -21,6 +21,7 @@ import csv
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from monai_topo.cli.chunked import add_chunk_arguments, evaluate_pair_chunked, s
 from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.cli.overlays import overlay_dir_problem, write_case_overlays
 from monai_topo.io import is_zarr_path
+from monai_topo.topology.labelling import MaskLabelling
+from monai_topo.topology.validation import resolve_num_workers
 
 __all__ = [
     "CaseFailure",
@@ -124,6 +127,9 @@ def evaluate_case(
 ) -> list[dict[str, object]]:
     """Metrics of one case, one row per label (the CSV columns except ``case``).
 
+    Each label's prediction and target masks are labelled once (:func:`monai_topo.topology.label_mask`); the
+    Betti numbers, Betti errors and split / merge counts all come from these labels.
+
     Args:
         pred: predicted label map (2D or 3D integers).
         target: target label map of the same shape.
@@ -137,44 +143,56 @@ def evaluate_case(
         >>> row["betti_error_b1"], row["pred_b1"], row["label_b1"], row["splits"]
         (1, 1, 0, 0)
     """
+    return _evaluate_case(pred, target, labels, connectivity, num_workers)[0]
+
+
+def _evaluate_case(
+    pred: np.ndarray,
+    target: np.ndarray,
+    labels: Sequence[int] | None,
+    connectivity: int | None,
+    num_workers: int | None,
+    keep_labellings: bool = False,
+) -> tuple[list[dict[str, object]], dict[int, tuple[MaskLabelling, MaskLabelling]]]:
+    """:func:`evaluate_case`, and with ``keep_labellings`` each label's ``(prediction, target)`` labellings."""
     from monai.metrics import compute_dice
 
-    from monai_topo.metrics import (
-        compute_betti_error_per_dim,
-        compute_betti_numbers,
-        compute_centerline_dice,
-        compute_connectivity_error,
-    )
+    from monai_topo.metrics import compute_centerline_dice, split_merge_from_labels
+    from monai_topo.topology import check_connectivity, check_num_workers, label_mask
 
     if pred.shape != target.shape:
         raise ValueError(f"shape mismatch: prediction {pred.shape} vs label {target.shape}")
     if labels is None:
         labels = sorted(int(v) for v in np.union1d(np.unique(pred), np.unique(target)) if v != 0)
     if not labels:
-        return []
+        return [], {}
+    check_connectivity(connectivity, pred.ndim)
     y_pred, y = _one_hot(pred, labels), _one_hot(target, labels)
-    kwargs = {"include_background": True, "num_workers": num_workers}
     dice = compute_dice(y_pred.float(), y.float(), include_background=True, ignore_empty=False)[0]
-    errors = compute_betti_error_per_dim(y_pred, y, connectivity=connectivity, **kwargs)[0]
-    pred_betti, true_betti = (b[0] for b in compute_betti_numbers(y_pred, y, connectivity=connectivity, **kwargs))
-    cldice = compute_centerline_dice(y_pred, y, **kwargs)[0]
-    splits, merges = (v[0] for v in compute_connectivity_error(y_pred, y, connectivity=connectivity, **kwargs))
+    cldice = compute_centerline_dice(y_pred, y, include_background=True, num_workers=num_workers)[0]
+
+    def labelled(label: int) -> tuple[MaskLabelling, MaskLabelling]:
+        return label_mask(pred == label, connectivity), label_mask(target == label, connectivity)
+
+    workers = resolve_num_workers(check_num_workers(num_workers), len(labels))
+    if workers <= 1:
+        pairs = [labelled(label) for label in labels]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pairs = list(pool.map(labelled, labels))
     rows = []
-    for i, label in enumerate(labels):
+    for i, (label, (pred_labelling, true_labelling)) in enumerate(zip(labels, pairs)):
+        pred_betti, true_betti = pred_labelling.betti(), true_labelling.betti()
+        splits, merges = split_merge_from_labels(pred_labelling.components, true_labelling.components)
         row: dict[str, object] = {"label": int(label), "dice": float(dice[i])}
         for k in range(_MAX_DIMS):
             present = k < pred.ndim
-            row[f"betti_error_b{k}"] = _number(errors[i, k]) if present else None
-            row[f"pred_b{k}"] = int(pred_betti[i, k]) if present else None
-            row[f"label_b{k}"] = int(true_betti[i, k]) if present else None
-        row.update(cldice=float(cldice[i]), splits=int(splits[i]), merges=int(merges[i]))
+            row[f"betti_error_b{k}"] = int(abs(pred_betti[k] - true_betti[k])) if present else None
+            row[f"pred_b{k}"] = int(pred_betti[k]) if present else None
+            row[f"label_b{k}"] = int(true_betti[k]) if present else None
+        row.update(cldice=float(cldice[i]), splits=int(splits), merges=int(merges))
         rows.append(row)
-    return rows
-
-
-def _number(value: torch.Tensor) -> int | float:
-    v = float(value)
-    return int(v) if v.is_integer() else v
+    return rows, (dict(zip((int(label) for label in labels), pairs)) if keep_labellings else {})
 
 
 def evaluate_folders(
@@ -223,9 +241,11 @@ def evaluate_folders(
                         f"affine mismatch between prediction {pred_path.name} and label {label_path.name} "
                         "(resample the prediction to the label's grid first)"
                     )
-                case_rows = evaluate_case(pred, target, labels, connectivity, num_workers)
-                if overlays is not None:  # --overlays: error label map and picture, counts in the rows
-                    write_case_overlays(overlays, name, pred, target, label_path, case_rows, connectivity)
+                case_rows, labellings = _evaluate_case(
+                    pred, target, labels, connectivity, num_workers, keep_labellings=overlays is not None
+                )
+                if overlays is not None:  # --overlays: error label map and picture (same labellings), counts
+                    write_case_overlays(overlays, name, pred, target, label_path, case_rows, connectivity, labellings)
             except Exception as e:  # noqa: BLE001 - report the case by name and go on with the others
                 reason = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"  # VolumeError is one
                 failures.append(CaseFailure(name, reason))

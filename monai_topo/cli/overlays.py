@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
+from monai_topo.topology.labelling import MaskLabelling
 
 __all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
 
@@ -64,6 +65,7 @@ def write_case_overlays(
     label_path: Path,
     rows: list[dict[str, object]],
     connectivity: int | None = None,
+    labellings: Mapping[int, tuple[MaskLabelling, MaskLabelling]] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<case>_errors.nii.gz`` and ``<case>_errors.png`` to ``folder``; add the counts to ``rows``.
 
@@ -76,6 +78,8 @@ def write_case_overlays(
         rows: the case's rows of :func:`monai_topo.cli.evaluate.evaluate_case` (one per label); each gets the
             ``n_<class>`` columns of :data:`OVERLAY_COLUMNS`.
         connectivity: foreground connectivity.
+        labellings: per label, the :func:`monai_topo.topology.label_mask` of ``pred == k`` and ``target == k``
+            (with ``connectivity``) that the evaluation made; labels missing here are labelled again.
 
     Returns:
         the paths of the NIfTI file and of the picture.
@@ -90,7 +94,15 @@ def write_case_overlays(
     maps, totals = [], dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)
     for row in rows:
         k = int(row["label"])  # type: ignore[call-overload]
-        errors = topological_errors(pred == k, target == k, connectivity, instance_labels=False)
+        pred_labelling, target_labelling = (labellings or {}).get(k, (None, None))
+        errors = topological_errors(
+            pred == k,
+            target == k,
+            connectivity,
+            instance_labels=False,
+            pred_labelling=pred_labelling,
+            target_labelling=target_labelling,
+        )
         counts = error_component_counts(errors, connectivity)
         row.update({OVERLAY_COLUMNS[code]: count for code, count in counts.items()})
         totals = {code: totals[code] + count for code, count in counts.items()}

@@ -23,6 +23,7 @@ from monai_topo.metrics.connectivity_error import (
     ConnectivityErrorMetric,
     compute_connectivity_error,
     split_merge_counts,
+    split_merge_from_labels,
 )
 from monai_topo.metrics.euler_characteristic_error import (
     EulerCharacteristicErrorMetric,
@@ -48,4 +49,5 @@ __all__ = [
     "euler_characteristic_error",
     "skeleton",
     "split_merge_counts",
+    "split_merge_from_labels",
 ]

@@ -14,7 +14,13 @@ from monai_topo.topology import Connectivity, foreground_connectivity, label_com
 from monai_topo.topology.chunked import chunked_metric_items, chunked_split_merge_counts, is_dask_array
 from monai_topo.topology.validation import check_connectivity, check_num_workers
 
-__all__ = ["ConnectivityErrorMetric", "compute_connectivity_error", "kind_first_compat", "split_merge_counts"]
+__all__ = [
+    "ConnectivityErrorMetric",
+    "compute_connectivity_error",
+    "kind_first_compat",
+    "split_merge_counts",
+    "split_merge_from_labels",
+]
 
 _KINDS = ("splits", "merges", "total")
 
@@ -72,11 +78,24 @@ def split_merge_counts(
         return chunked_split_merge_counts(pred, target, connectivity, instance_labels)
     pred = np.asarray(pred, dtype=bool)
     fg = foreground_connectivity(connectivity, pred.ndim)
-    pred_labels, n_pred = label_components(np.ascontiguousarray(pred), fg)
+    pred_labels, _ = label_components(np.ascontiguousarray(pred), fg)
     if instance_labels:
         target_labels = np.asarray(target)
     else:
         target_labels, _ = label_components(np.ascontiguousarray(np.asarray(target, dtype=bool)), fg)
+    return split_merge_from_labels(pred_labels, target_labels)
+
+
+def split_merge_from_labels(pred_labels: np.ndarray, target_labels: np.ndarray) -> tuple[int, int]:
+    """Splits and merges from the predicted components and the target objects, both as label maps (0 = none).
+
+    What :func:`split_merge_counts` computes once the masks are labelled (e.g. by
+    :func:`monai_topo.topology.labelling.label_mask`, whose labels the other measures of a case reuse).
+
+    Example:
+        >>> split_merge_from_labels(np.array([[1, 0, 2]]), np.array([[1, 1, 1]]))
+        (1, 0)
+    """
     overlap = (pred_labels > 0) & (target_labels > 0)
     if not overlap.any():
         return 0, 0

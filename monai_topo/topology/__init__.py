@@ -17,6 +17,7 @@ from monai_topo.topology.chunked import (
     is_dask_array,
 )
 from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.labelling import MaskLabelling, border_labels, label_mask
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
 from monai_topo.topology.connectivity import (
     Connectivity,
@@ -53,6 +54,7 @@ __all__ = [
     "betti_prior_selection",
     "SpatialMatching",
     "BettiPriorSelection",
+    "MaskLabelling",
     "ChunkedPairTopology",
     "ChunkedTopology",
     "Connectivity",
@@ -61,6 +63,7 @@ __all__ = [
     "betti_numbers",
     "betti_numbers_from_diagram",
     "betti_numbers_patches",
+    "border_labels",
     "check_binary_mask",
     "check_connectivity",
     "check_image",
@@ -80,6 +83,7 @@ __all__ = [
     "euler_characteristic",
     "foreground_connectivity",
     "label_components",
+    "label_mask",
     "patch_slices",
     "resolve_connectivity",
     "skeleton",

@@ -14,30 +14,11 @@ import itertools
 
 import numpy as np
 
-from monai_topo.topology.components import label_components
-from monai_topo.topology.connectivity import (
-    Connectivity,
-    background_connectivity,
-    foreground_connectivity,
-    resolve_connectivity,
-)
+from monai_topo.topology.connectivity import Connectivity, foreground_connectivity, resolve_connectivity
+from monai_topo.topology.labelling import label_mask
 from monai_topo.topology.validation import check_binary_mask
 
 __all__ = ["betti_numbers", "euler_characteristic", "patch_slices", "betti_numbers_patches"]
-
-
-def _count_enclosed_background(mask: np.ndarray, connectivity: int) -> int:
-    """Background components that do not touch the image border."""
-    background = ~mask
-    if not background.any():
-        return 0
-    labels, n = label_components(background, connectivity)
-    on_border = set()
-    for axis in range(mask.ndim):
-        for index in (0, -1):
-            on_border.update(np.unique(np.take(labels, index, axis=axis)).tolist())
-    on_border.discard(0)
-    return n - len(on_border)
 
 
 def _shrink(arr: np.ndarray, axis: int, combine: np.ufunc) -> np.ndarray:
@@ -121,16 +102,10 @@ def betti_numbers(mask: np.ndarray, connectivity: Connectivity = None) -> np.nda
 
         return chunked_betti_numbers(mask, connectivity)
     m = check_binary_mask(mask)
-    fg = foreground_connectivity(connectivity, m.ndim)
-    bg = background_connectivity(connectivity, m.ndim)
+    foreground_connectivity(connectivity, m.ndim)  # a bad connectivity fails on an empty mask too
     if not m.any():
         return np.zeros(m.ndim, np.int64)
-    _, b0 = label_components(m, fg)
-    enclosed = _count_enclosed_background(m, bg)
-    if m.ndim == 2:
-        return np.array([b0, enclosed], np.int64)
-    chi = euler_characteristic(m, connectivity)
-    return np.array([b0, b0 + enclosed - chi, enclosed], np.int64)
+    return label_mask(m, connectivity).betti()  # (monai_topo.topology.labelling: shared with other measures)
 
 
 def patch_slices(

@@ -12,9 +12,19 @@ Users name the construction by the *foreground* connectivity they want (``connec
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
+
 from monai_topo.topology.validation import CONNECTIVITIES, check_connectivity
 
-__all__ = ["Connectivity", "background_connectivity", "foreground_connectivity", "resolve_connectivity"]
+__all__ = [
+    "Connectivity",
+    "background_connectivity",
+    "foreground_connectivity",
+    "neighbour_offsets",
+    "resolve_connectivity",
+]
 
 Connectivity = int | None
 
@@ -64,3 +74,21 @@ def background_connectivity(connectivity: Connectivity, ndim: int) -> int:
     """
     construction = resolve_connectivity(connectivity, ndim)
     return (_V_FOREGROUND if construction == "T" else _T_FOREGROUND)[ndim]
+
+
+def neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
+    """The non-zero offsets of a voxel's neighbourhood, both directions (faces only for 4 / 6), as ``(n, ndim)``.
+
+    Args:
+        ndim: number of spatial dimensions.
+        connectivity: a neighbourhood (4 / 8 in 2D, 6 / 18 / 26 in 3D); 4 and 6 keep the face neighbours, any
+            other the whole ``3**ndim - 1`` neighbourhood.
+
+    Example:
+        >>> neighbour_offsets(2, 4).tolist()
+        [[-1, 0], [0, -1], [0, 1], [1, 0]]
+    """
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
+    if connectivity in (4, 6):  # faces only
+        offsets = [o for o in offsets if sum(map(abs, o)) == 1]
+    return np.array(offsets, np.int64).reshape(-1, ndim)

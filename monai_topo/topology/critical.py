@@ -10,7 +10,6 @@ itself is never labelled. No Python loop runs over voxels or components.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,21 +17,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from monai_topo.topology.components import label_components
-from monai_topo.topology.connectivity import Connectivity, foreground_connectivity
+from monai_topo.topology.connectivity import Connectivity, foreground_connectivity, neighbour_offsets
 from monai_topo.topology.validation import check_binary_mask, check_image, renamed_arguments
 
 __all__ = ["critical_components", "target_objects"]
 
 #: the masks are filled by one dense lookup when more than 1 / _DENSE_RATIO of the voxels are errors
 _DENSE_RATIO = 16
-
-
-def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
-    """All non-zero offsets of the foreground neighbourhood (both directions)."""
-    offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
-    if connectivity in (4, 6):  # faces only
-        offsets = [o for o in offsets if sum(map(abs, o)) == 1]
-    return offsets
 
 
 def _read_target(target: np.ndarray, instance_labels: bool | None) -> tuple[np.ndarray, bool]:
@@ -287,7 +278,7 @@ def _supervoxels(
 def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -> _Adjacency:
     """Adjacent (error, kept) pairs, the owner object of every kept component, and each error's value."""
     strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
-    offsets = np.array(_neighbour_offsets(pred.ndim, conn), np.int64) @ strides.astype(np.int64)
+    offsets = neighbour_offsets(pred.ndim, conn) @ strides.astype(np.int64)
     kept_index = np.flatnonzero(sv.kept_labels)
     err, partner, err_value, partner_object = _adjacent_pairs(
         sv.error_index,

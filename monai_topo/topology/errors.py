@@ -20,9 +20,11 @@ from monai_topo.topology.connectivity import (
     Connectivity,
     background_connectivity,
     foreground_connectivity,
+    neighbour_offsets,
     resolve_connectivity,
 )
 from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.topology.validation import check_binary_mask
 
 __all__ = ["TOPOLOGICAL_ERROR_CODES", "error_component_counts", "topological_errors"]
@@ -42,14 +44,6 @@ TOPOLOGICAL_ERROR_CODES: dict[int, str] = {
 }
 _FN_OTHER, _FP_OTHER = 5, 6
 _MAX_EXACT = 16  # whole-mask Betti computations per call, at most
-
-
-def _neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:
-    """Non-zero offsets of the neighbourhood (faces only for 4 / 6), as an ``(n, ndim)`` array."""
-    offsets = [o for o in itertools.product((-1, 0, 1), repeat=ndim) if any(o)]
-    if connectivity in (4, 6):
-        offsets = [o for o in offsets if sum(map(abs, o)) == 1]
-    return np.array(offsets, np.int64)
 
 
 def _flat_offsets(offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -133,7 +127,7 @@ def _cavity_changes(
     bounded = np.ones(n_background + 1, bool)
     bounded[[0, outer]] = False
     own = labels_p.ravel()[index]
-    offsets = _neighbour_offsets(pred_p.ndim, background_conn)
+    offsets = neighbour_offsets(pred_p.ndim, background_conn)
     around = _neighbour_values(background, index, offsets)
     # false positives: their pieces in the background connectivity join the background components they touch;
     # one graph for all supervoxels at once (a node per piece and per (supervoxel, component) pair)
@@ -229,6 +223,7 @@ def _loop_codes(
     error_labels: np.ndarray,
     code_of: np.ndarray,
     connectivity: Connectivity,
+    pred_components: np.ndarray | None = None,
 ) -> None:
     """Give codes 7-10 to the non-critical error supervoxels whose correction changes ``b1`` or ``b2``.
 
@@ -245,12 +240,14 @@ def _loop_codes(
     pred_p, labels_p = np.pad(pred, 1), np.pad(error_labels, 1)
     index = np.flatnonzero(candidates[labels_p.ravel()])
     own = labels_p.ravel()[index]
-    offsets = _neighbour_offsets(pred.ndim, conn)
+    offsets = neighbour_offsets(pred.ndim, conn)
     # change of b0 from adjacency: a false negative joins the prediction components it touches; a false positive
     # touching one kept component leaves b0 as it is (one touching several is checked exactly below)
     is_fn_label = code_of == _FN_OTHER
     fn_voxels = is_fn_label[own]
-    pred_components = np.pad(label_components(pred, conn)[0], 1)
+    if pred_components is None:
+        pred_components = label_components(pred, conn)[0]
+    pred_components = np.pad(pred_components, 1)
     kept_components = np.pad(label_components(kept, conn)[0], 1)
     touched = np.where(
         fn_voxels[:, None],
@@ -291,6 +288,17 @@ def _loop_codes(
     code_of[cavities] = np.where(delta_b2[cavities] > 0, 9, 10)
 
 
+def _check_labelling(name: str, labelling: MaskLabelling | None, shape: tuple[int, ...], conn: int) -> None:
+    """A given labelling must be of a mask of ``shape`` with foreground connectivity ``conn``."""
+    if labelling is None:
+        return
+    if labelling.mask.shape != shape:
+        raise ValueError(f"{name} is of a mask of shape {labelling.mask.shape}, the prediction is {shape}.")
+    found = foreground_connectivity(labelling.connectivity, len(shape))
+    if found != conn:
+        raise ValueError(f"{name} was labelled with connectivity {found}, the errors use {conn}.")
+
+
 def topological_errors(
     pred: np.ndarray,
     target: np.ndarray,
@@ -298,6 +306,8 @@ def topological_errors(
     *,
     instance_labels: bool | None = None,
     loops: bool = True,
+    pred_labelling: MaskLabelling | None = None,
+    target_labelling: MaskLabelling | None = None,
 ) -> np.ndarray:
     """Label map of the topological errors of a binary prediction: which voxels are behind each error.
 
@@ -336,13 +346,17 @@ def topological_errors(
         connectivity: foreground connectivity: 8 or 4 in 2D, 26 or 6 in 3D; ``None`` = 8 / 26.
         instance_labels: how to read ``target``, as in :func:`critical_components`.
         loops: also look for loop and cavity errors (codes 7-10); ``False`` leaves those supervoxels 5 / 6.
+        pred_labelling: :func:`monai_topo.topology.label_mask` of ``pred`` with the same connectivity, when the
+            caller has it (e.g. from the Betti numbers of an evaluation): its components are not labelled again.
+        target_labelling: the same for a binary ``target`` (its components are the objects).
 
     Returns:
         a ``uint8`` array of ``pred.shape`` with the codes.
 
     Raises:
         TypeError / ValueError: as :func:`critical_components` (non-binary prediction, bad target, shapes,
-            connectivity).
+            connectivity); ``ValueError`` for a labelling of another shape or connectivity, or a
+            ``target_labelling`` with instance labels.
 
     Example:
         >>> target = np.zeros((3, 7), bool); target[1] = True  # a bar
@@ -353,7 +367,14 @@ def topological_errors(
     critical_fn, critical_fp = critical_components(pred, target, connectivity, instance_labels=instance_labels)
     pred = check_binary_mask(pred, "pred")
     conn = foreground_connectivity(connectivity, pred.ndim)
-    objects, _ = target_objects(target, connectivity, instance_labels=instance_labels)
+    for name, labelling in (("pred_labelling", pred_labelling), ("target_labelling", target_labelling)):
+        _check_labelling(name, labelling, pred.shape, conn)
+    if target_labelling is None:
+        objects, _ = target_objects(target, connectivity, instance_labels=instance_labels)
+    elif instance_labels or (instance_labels is None and np.max(target) > 1):
+        raise ValueError("target_labelling is the labelling of a binary target; this target has instance labels.")
+    else:
+        objects = target_labelling.components
     foreground = objects > 0
     errors = pred != foreground
     if not errors.any():
@@ -368,7 +389,7 @@ def topological_errors(
     code_of[error_labels.ravel()[error_index]] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
 
     # critical supervoxels: split / missed (touches a kept voxel of its own object or not), merge / spurious
-    offsets = _neighbour_offsets(pred.ndim, conn)
+    offsets = neighbour_offsets(pred.ndim, conn)
     kept_objects = np.pad(np.where(kept, objects, 0), 1)
     padded_index = np.flatnonzero(np.pad(critical_fn | critical_fp, 1))
     if padded_index.size:
@@ -383,7 +404,8 @@ def topological_errors(
         touching[label[touches]] = True
         code_of[label] = np.where(fp_voxel, np.where(touching[label], 3, 4), np.where(touching[label], 1, 2))
     if loops:
-        _loop_codes(pred, kept, error_labels, code_of, connectivity)
+        components = None if pred_labelling is None else pred_labelling.components
+        _loop_codes(pred, kept, error_labels, code_of, connectivity, components)
     return code_of[error_labels]
 
 
