@@ -1,9 +1,13 @@
 """Cost of ``monai-topo evaluate --overlays``: the error label map, its NIfTI file and picture, against the evaluation.
 
-Goal: ``--overlays`` adds at most 25 % to the time of :func:`monai_topo.cli.evaluate.evaluate_case` on 128^3 cases.
-Both are timed in the same run on the same synthetic neuron cases (:func:`monai_topo.data.neuron.make_neuron_volume`)
-with a good prediction that has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the
-SupervoxelLoss benchmark).
+Goal: ``--overlays`` adds at most 25 % to the time of ``monai-topo evaluate`` on 128^3 cases. Timed in the same run
+on the same synthetic neuron cases (:func:`monai_topo.data.neuron.make_neuron_volume`) with a good prediction that
+has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the SupervoxelLoss benchmark), two ways:
+
+- per case: :func:`monai_topo.cli.evaluate.evaluate_case` against the overlay step of ``--overlays``
+  (:func:`monai_topo.cli.overlays.write_case_overlays`, given the labellings the evaluation made, as the CLI does);
+- end to end: :func:`monai_topo.cli.evaluate.evaluate_folders` on the folders of NIfTI files (reading included),
+  with and without an overlays folder.
 """
 
 from __future__ import annotations
@@ -38,14 +42,15 @@ def benchmark_overlays(
         clock: ``"wall"`` or ``"cpu"`` (see :func:`monai_topo.benchmarks.utils.best_time`).
 
     Returns:
-        ``{"cases": [...], "evaluate_s", "overlays_s", "overhead"}``: per case the seconds of ``evaluate_case``,
-        of the overlay step (``overlays_s``), of :func:`topological_errors` alone with and without the loop
-        analysis, the error fraction and the class counts; ``overhead`` is total overlay time over total
-        evaluation time.
+        ``{"cases": [...], "evaluate_s", "overlays_s", "overhead", "folders_evaluate_s", "folders_overlays_s",
+        "overhead_end_to_end"}``: per case the seconds of ``evaluate_case``, of the overlay step (``overlays_s``),
+        of :func:`topological_errors` alone with and without the loop analysis, the error fraction and the class
+        counts; ``overhead`` is total overlay time over total evaluation time; ``folders_*_s`` the seconds of
+        ``evaluate_folders`` on all cases without and with ``overlays``, ``overhead_end_to_end`` their ratio - 1.
     """
     import nibabel as nib
 
-    from monai_topo.cli.evaluate import evaluate_case
+    from monai_topo.cli.evaluate import _evaluate_case, evaluate_case, evaluate_folders
     from monai_topo.cli.overlays import OVERLAY_COLUMNS, write_case_overlays
     from monai_topo.data.neuron import make_neuron_volume
     from monai_topo.topology import topological_errors
@@ -53,17 +58,21 @@ def benchmark_overlays(
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        pred_dir, label_dir, overlay_dir = folder / "pred", folder / "label", folder / "overlays"
+        for sub in (pred_dir, label_dir, overlay_dir):
+            sub.mkdir()
         for i in range(num_cases):
             target = make_neuron_volume(size, seed=seed + i).label
             pred = (trained_logits(target > 0, seed + i) > 0).astype(np.uint8)
-            label_path = folder / f"case_{i}.nii.gz"
+            label_path = label_dir / f"case_{i}.nii.gz"
             nib.save(nib.Nifti1Image(target, np.eye(4)), str(label_path))
-            case_rows = evaluate_case(pred, target, num_workers=num_workers)
+            nib.save(nib.Nifti1Image(pred, np.eye(4)), str(pred_dir / label_path.name))
+            case_rows, labellings = _evaluate_case(pred, target, None, None, num_workers, keep_labellings=True)
             row: dict[str, object] = {"case": i, "error_fraction": float((pred != target).mean())}
             timings = {
                 "evaluate_s": lambda p=pred, t=target: evaluate_case(p, t, num_workers=num_workers),
-                "overlays_s": lambda p=pred, t=target, n=f"case_{i}", lp=label_path, r=case_rows: write_case_overlays(
-                    folder, n, p, t, lp, r
+                "overlays_s": lambda p=pred, t=target, n=f"case_{i}", lp=label_path, r=case_rows, lb=labellings: (
+                    write_case_overlays(overlay_dir, n, p, t, lp, r, None, lb)
                 ),
                 "errors_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0),
                 "errors_no_loops_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0, loops=False),
@@ -72,14 +81,26 @@ def benchmark_overlays(
             row["ratio"] = row["overlays_s"] / row["evaluate_s"]
             row.update({column: case_rows[0][column] for column in OVERLAY_COLUMNS.values()})
             rows.append(row)
-    evaluate_s = sum(float(r["evaluate_s"]) for r in rows)
-    overlays_s = sum(float(r["overlays_s"]) for r in rows)
+        evaluate_s = sum(float(r["evaluate_s"]) for r in rows)
+        overlays_s = sum(float(r["overlays_s"]) for r in rows)
+        folders = {
+            f"folders_{name}_s": best_time(
+                lambda o=out: evaluate_folders(
+                    pred_dir, label_dir, num_workers=num_workers, progress=False, overlays=o
+                ),
+                repeats,
+                clock,
+            )
+            for name, out in (("evaluate", None), ("overlays", overlay_dir))
+        }
     return {
         "cases": rows,
         "size": size,
         "evaluate_s": evaluate_s,
         "overlays_s": overlays_s,
         "overhead": overlays_s / evaluate_s,
+        **folders,
+        "overhead_end_to_end": folders["folders_overlays_s"] / folders["folders_evaluate_s"] - 1,
         "clock": clock,
     }
 
