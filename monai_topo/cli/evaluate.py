@@ -1,7 +1,10 @@
 """``monai-topo evaluate``: topology-aware evaluation of a folder of predictions against a folder of labels.
 
-Files are paired by name (``case.nii.gz`` in ``--pred`` with ``case.nii.gz`` or ``case.nii`` in ``--label``).
-For each case and each label (every non-zero value of prediction or target, or ``--labels``) the CSV holds
+Files are paired by case name (:mod:`monai_topo.cli.io`): ``case.nii.gz`` in ``--pred`` with ``case.nii.gz`` or
+``case.nii`` in ``--label``, and a bundle's ``case_seg.nii.gz`` with ``case.nii.gz`` (``--pred-postfix``, default
+``seg``). With ``--only-predicted`` the labels without a prediction (e.g. training cases in the same folder) are
+skipped instead of failing. For each case and each label (every non-zero value of prediction or target, or
+``--label-values``) the CSV holds
 Dice, the Betti error per homology dimension with both Betti numbers, clDice, and split / merge counts,
 all from the functional metrics of :mod:`monai_topo.metrics` (and :func:`monai.metrics.compute_dice`).
 
@@ -12,6 +15,7 @@ name, the other cases are still evaluated, the failures are listed at the end, a
 Example::
 
     monai-topo evaluate --pred preds/ --label labels/ --out results.csv --plot results.png
+    monai-topo evaluate --pred eval/predictions --label data/labels --only-predicted --out results.csv
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ import torch
 
 from monai_topo.cli.betti import format_table, read_label_volume
 from monai_topo.cli.chunked import add_chunk_arguments, evaluate_pair_chunked, scheduler
+from monai_topo.cli.io import VOLUME_SUFFIXES, list_cases, pair_cases
 from monai_topo.cli.options import add_connectivity_argument
 from monai_topo.cli.overlays import overlay_dir_problem, write_case_overlays
 from monai_topo.io import is_zarr_path
@@ -50,7 +55,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SUFFIXES = (".nii.gz", ".nii", ".ome.zarr", ".zarr")
 _MAX_DIMS = 3
 COLUMNS = (
     ["case", "label", "dice"]
@@ -70,48 +74,51 @@ class CaseFailure:
     reason: str
 
 
-@dataclass
-class _Case:
-    name: str
-    pred: list[Path] = field(default_factory=list)
-    label: list[Path] = field(default_factory=list)
+def _is_volume(path: Path) -> bool:
+    return path.is_file() or is_zarr_path(path)
 
 
-def _case_name(path: Path) -> str | None:
-    for suffix in _SUFFIXES:
-        if path.name.endswith(suffix) and len(path.name) > len(suffix):
-            return path.name[: -len(suffix)]
-    return None
+def pair_files(
+    pred_dir: Path, label_dir: Path, pred_postfix: str | None = "seg", only_predicted: bool = False
+) -> tuple[list[tuple[str, Path, Path]], list[CaseFailure]]:
+    """Pair the volumes of two folders by case name (:func:`monai_topo.cli.io.pair_cases`).
 
-
-def pair_files(pred_dir: Path, label_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[CaseFailure]]:
-    """Pair the NIfTI files of two folders by name (without ``.nii`` / ``.nii.gz``).
+    Args:
+        pred_dir: predictions; ``<case>_<pred_postfix>`` also pairs with the label ``<case>``.
+        label_dir: labels.
+        pred_postfix: the postfix a bundle's ``SaveImaged(output_postfix=...)`` adds (``"seg"``); ``None`` or
+            ``""``: exact names only.
+        only_predicted: labels without a prediction are skipped, not failures (a labels folder that also holds
+            training cases).
 
     Returns:
         ``(pairs, failures)``: ``(case, prediction, label)`` for complete pairs, sorted by case name, and a
         failure for each file without a partner or case name used by two files of one folder.
     """
-    cases: dict[str, _Case] = {}
-    for folder, attr in ((pred_dir, "pred"), (label_dir, "label")):
-        for path in sorted(folder.iterdir()):
-            name = _case_name(path) if path.is_file() or is_zarr_path(path) else None
-            if name is not None:
-                getattr(cases.setdefault(name, _Case(name)), attr).append(path)
-    pairs, failures = [], []
-    for name in sorted(cases):
-        case = cases[name]
-        if len(case.pred) > 1 or len(case.label) > 1:
-            files = ", ".join(str(p) for p in case.pred + case.label)
-            failures.append(CaseFailure(name, f"ambiguous: several files for this case ({files})"))
-        elif not case.label:
-            failures.append(CaseFailure(name, f"missing label: no {name}.nii[.gz] in {label_dir} for {case.pred[0]}"))
-        elif not case.pred:
-            failures.append(
-                CaseFailure(name, f"missing prediction: no {name}.nii[.gz] in {pred_dir} for {case.label[0]}")
+    found = pair_cases(
+        list_cases(pred_dir, VOLUME_SUFFIXES, _is_volume),
+        list_cases(label_dir, VOLUME_SUFFIXES, _is_volume),
+        pred_postfix,
+    )
+    failures = [
+        CaseFailure(name, f"ambiguous: several files for this case ({', '.join(str(p) for p in files)})")
+        for name, files in found.ambiguous.items()
+    ]
+    failures += [
+        CaseFailure(name, f"missing label: no {name}.nii[.gz] in {label_dir} for {path}")
+        for name, path in found.only_first.items()
+    ]
+    if only_predicted:
+        if found.only_second:
+            logger.info("--only-predicted: %d label(s) without a prediction skipped.", len(found.only_second))
+    else:
+        for name, path in found.only_second.items():
+            also = f" or {name}_{pred_postfix}.nii[.gz]" if pred_postfix else ""
+            reason = (
+                f"missing prediction: no {name}.nii[.gz]{also} in {pred_dir} for {path} (--only-predicted skips it)"
             )
-        else:
-            pairs.append((name, case.pred[0], case.label[0]))
-    return pairs, failures
+            failures.append(CaseFailure(name, reason))
+    return found.pairs, sorted(failures, key=lambda f: f.case)
 
 
 def _one_hot(volume: np.ndarray, labels: Sequence[int]) -> torch.Tensor:
@@ -204,17 +211,20 @@ def evaluate_folders(
     progress: bool = True,
     chunk_options: argparse.Namespace | None = None,
     overlays: Path | None = None,
+    pred_postfix: str | None = "seg",
+    only_predicted: bool = False,
 ) -> tuple[list[dict[str, object]], list[CaseFailure]]:
     """Evaluate every pair of files; returns ``(rows, failures)``, a failed case does not stop the others.
 
     Zarr / OME-Zarr cases, large volumes and every case with ``chunk_options.chunks`` are evaluated chunk by
     chunk (:func:`monai_topo.cli.chunked.evaluate_case_chunked`; clDice is NaN there). With ``overlays`` (a folder),
     the other cases also get their error label map and picture there (:mod:`monai_topo.cli.overlays`).
+    ``pred_postfix`` and ``only_predicted``: see :func:`pair_files`.
     """
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    pairs, failures = pair_files(pred_dir, label_dir)
+    pairs, failures = pair_files(pred_dir, label_dir, pred_postfix, only_predicted)
     for failure in failures:
         logger.error("case %s: %s", failure.case, failure.reason)
     rows: list[dict[str, object]] = []
@@ -361,7 +371,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with scheduler(args):
         rows, failures = evaluate_folders(
-            pred_dir, label_dir, args.labels, args.connectivity, args.workers, not args.no_progress, args, overlays
+            pred_dir,
+            label_dir,
+            args.label_values,
+            args.connectivity,
+            args.workers,
+            not args.no_progress,
+            args,
+            overlays,
+            args.pred_postfix,
+            args.only_predicted,
         )
     write_error = False
     try:
@@ -395,6 +414,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+class _DeprecatedLabels(argparse.Action):
+    """``--labels K ...``: the old name of ``--label-values`` (too close to ``--label DIR``), with a warning."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        logger.warning("--labels is deprecated (too close to --label DIR); use --label-values.")
+        setattr(namespace, self.dest, values)
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``evaluate`` subcommand."""
     parser = subparsers.add_parser(
@@ -410,7 +437,27 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--plot", metavar="PNG", help="also write a plot of the results")
     add_connectivity_argument(parser)
     parser.add_argument(
-        "--labels", type=int, nargs="+", metavar="K", help="label values to evaluate (default: all non-zero)"
+        "--label-values",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="label values to evaluate (default: all non-zero); --label is the folder",
+    )
+    parser.add_argument(
+        "--labels", type=int, nargs="+", dest="label_values", action=_DeprecatedLabels, help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--pred-postfix",
+        default="seg",
+        metavar="NAME",
+        help="a prediction <case>_NAME.nii.gz pairs with the label <case>.nii.gz when no <case> prediction exists "
+        "(default: seg, what the bundles write; '' for exact names only)",
+    )
+    parser.add_argument(
+        "--only-predicted",
+        action="store_true",
+        help="evaluate only the labels that have a prediction (skip, e.g., training cases in the labels folder) "
+        "instead of reporting them as failed",
     )
     parser.add_argument("--workers", type=int, default=None, help="threads per case (default: one per CPU core)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -145,7 +145,7 @@ def test_labels_and_connectivity(tmp_path):
     save_nifti(label / "diag.nii.gz", target)
     for connectivity, b0 in (("26", "1"), ("6", "3")):
         out = tmp_path / f"c{connectivity}.csv"
-        argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--labels", "1"]
+        argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--label-values", "1"]
         assert run_command(evaluate, argv + ["--connectivity", connectivity, "--no-progress"]) == 0
         rows = _read_csv(out)
         assert set(rows) == {("diag", 1)}
