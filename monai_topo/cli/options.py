@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from monai_topo.topology.validation import CONNECTIVITIES
+
 __all__ = ["add_connectivity_argument"]
 
 
@@ -12,7 +14,7 @@ def add_connectivity_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--connectivity",
         type=int,
-        choices=(4, 6, 8, 26),
+        choices=sorted(c for pair in CONNECTIVITIES.values() for c in pair),
         default=None,
         help="foreground connectivity: 8 (2D) / 26 (3D) T-construction, the default; or 4 / 6 V-construction",
     )
