@@ -72,6 +72,10 @@ def bundle_folders(tmp_path):
     return pred, label
 
 
+def _argv(pred, label, out, *extra):
+    return ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--no-progress", *extra]
+
+
 def _read(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -80,7 +84,7 @@ def _read(path):
 def test_evaluate_reads_a_bundles_predictions_with_only_predicted(bundle_folders, tmp_path, capsys):
     pred, label = bundle_folders
     out = tmp_path / "r.csv"
-    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--no-progress"]
+    argv = _argv(pred, label, out)
     assert run_command(evaluate, argv + ["--only-predicted"]) == 0
     rows = _read(out)
     assert sorted(r["case"] for r in rows) == ["case_010", "case_011"]  # paired through the "_seg" postfix
@@ -91,7 +95,7 @@ def test_evaluate_reads_a_bundles_predictions_with_only_predicted(bundle_folders
 def test_evaluate_without_only_predicted_reports_the_missing_predictions(bundle_folders, tmp_path, capsys, caplog):
     pred, label = bundle_folders
     out = tmp_path / "r.csv"
-    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--no-progress"]
+    argv = _argv(pred, label, out)
     with caplog.at_level(logging.ERROR):
         assert run_command(evaluate, argv) == 1
     printed = capsys.readouterr().out
@@ -102,17 +106,7 @@ def test_evaluate_without_only_predicted_reports_the_missing_predictions(bundle_
 def test_evaluate_pred_postfix_option(bundle_folders, tmp_path):
     pred, label = bundle_folders
     out = tmp_path / "r.csv"
-    argv = [
-        "evaluate",
-        "--pred",
-        str(pred),
-        "--label",
-        str(label),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--only-predicted",
-    ]
+    argv = _argv(pred, label, out, "--only-predicted")
     assert run_command(evaluate, argv + ["--pred-postfix", ""]) == 1  # exact names only: nothing pairs
     assert run_command(evaluate, argv + ["--pred-postfix", "seg"]) == 0
 
@@ -120,17 +114,7 @@ def test_evaluate_pred_postfix_option(bundle_folders, tmp_path):
 def test_label_values_option_and_its_old_name(bundle_folders, tmp_path, caplog):
     pred, label = bundle_folders
     out = tmp_path / "r.csv"
-    argv = [
-        "evaluate",
-        "--pred",
-        str(pred),
-        "--label",
-        str(label),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--only-predicted",
-    ]
+    argv = _argv(pred, label, out, "--only-predicted")
     assert run_command(evaluate, argv + ["--label-values", "1"]) == 0
     assert {r["label"] for r in _read(out)} == {"1"}
     with caplog.at_level(logging.WARNING):
