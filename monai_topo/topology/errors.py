@@ -132,7 +132,7 @@ def _cavity_changes(
     # false positives: their pieces in the background connectivity join the background components they touch;
     # one graph for all supervoxels at once (a node per piece and per (supervoxel, component) pair)
     fp = ~is_fn_label[own]
-    pieces_mask = np.zeros(shape, np.int64)
+    pieces_mask = np.zeros(shape, own.dtype)  # (the supervoxel labels' own dtype: cc3d scans fewer bytes)
     pieces_mask.ravel()[index[fp]] = own[fp]
     pieces, n_pieces = label_components(pieces_mask, background_conn)
     piece_of = pieces.ravel()[index[fp]]
@@ -428,8 +428,9 @@ def error_component_counts(errors: np.ndarray, connectivity: Connectivity = None
     if not errors.any():
         return counts
     labels, n = label_components(errors, foreground_connectivity(connectivity, errors.ndim))
+    index = np.flatnonzero(errors != 0)  # the error voxels only (sparse)
     code = np.zeros(n + 1, errors.dtype)
-    code[labels.ravel()] = errors.ravel()
+    code[labels.ravel()[index]] = errors.ravel()[index]
     for value, count in zip(*np.unique(code[1:], return_counts=True)):
         if int(value) in counts:
             counts[int(value)] = int(count)

@@ -80,7 +80,7 @@ def error_projection(
 
 def _sparse(errors: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Coordinates and codes of the error voxels (errors are sparse: project them, not one mask per class)."""
-    index = np.flatnonzero(errors)
+    index = np.flatnonzero(errors != 0)  # (np.flatnonzero is ~10x faster on bool than on uint8 arrays)
     return np.unravel_index(index, errors.shape), errors.ravel()[index]
 
 
