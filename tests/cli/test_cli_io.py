@@ -124,7 +124,7 @@ def test_label_values_option_and_its_old_name(bundle_folders, tmp_path, caplog):
 
 def test_each_mask_labelled_once_per_case(monkeypatch):
     """Betti numbers, Betti errors and splits / merges come from one labelling of each label's masks."""
-    import monai_topo.topology as topology
+    from monai_topo import topology
 
     calls = []
     original = topology.label_mask
