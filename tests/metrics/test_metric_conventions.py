@@ -46,12 +46,16 @@ def test_dims_selects_or_sums_homology_dimensions(dims, expected):
 @pytest.mark.parametrize("factory", [BettiErrorMetric, compute_betti_error, BettiError])
 def test_dim_is_a_deprecated_alias_of_dims(factory):
     pred, target = _shell_and_ball()
+    call = (
+        (lambda: compute_betti_error(pred, target, dim=2))
+        if factory is compute_betti_error
+        else (lambda: factory(dim=2))
+    )
     with pytest.warns(DeprecationWarning, match="'dim' is deprecated.*use 'dims'"):
-        if factory is compute_betti_error:
-            value = compute_betti_error(pred, target, dim=2)
-        else:
-            obj = factory(dim=2)
-            value = (obj.metric_fn if factory is BettiError else obj)(pred, target)
+        made = call()
+    value = (
+        made if factory is compute_betti_error else (made.metric_fn if factory is BettiError else made)(pred, target)
+    )
     assert value.tolist() == [[1.0, 0.0]]
     with pytest.raises(TypeError, match="pass 'dims' only"):
         BettiErrorMetric(dim=1, dims=1)
