@@ -382,24 +382,24 @@ def topological_errors(
     kept = pred & foreground
     # the error supervoxels of critical_components: false negatives within one object, false positives
     fp_value = int(objects.max()) + 1
-    error_labels, n_labels = label_components(np.where(errors, np.where(pred, fp_value, objects), 0), conn)
-    error_index = np.flatnonzero(errors)
+    error_index = np.flatnonzero(errors)  # errors are sparse: fill their values by index
     is_fp = pred.ravel()[error_index]
+    values = np.zeros(pred.shape, np.min_scalar_type(fp_value))
+    values.ravel()[error_index] = np.where(is_fp, fp_value, objects.ravel()[error_index])
+    error_labels, n_labels = label_components(values, conn)
     code_of = np.zeros(n_labels + 1, np.uint8)
     code_of[error_labels.ravel()[error_index]] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
 
     # critical supervoxels: split / missed (touches a kept voxel of its own object or not), merge / spurious
     offsets = neighbour_offsets(pred.ndim, conn)
-    kept_objects = np.pad(np.where(kept, objects, 0), 1)
-    padded_index = np.flatnonzero(np.pad(critical_fn | critical_fp, 1))
-    if padded_index.size:
-        labels_p, objects_p = np.pad(error_labels, 1).ravel(), np.pad(objects, 1).ravel()
-        around = _neighbour_values(kept_objects, padded_index, offsets)
-        fp_voxel = np.pad(pred, 1).ravel()[padded_index]
-        touches = np.where(
-            fp_voxel, (around != 0).any(axis=1), (around == objects_p[padded_index][:, None]).any(axis=1)
-        )
-        label = labels_p[padded_index]
+    critical_index = np.flatnonzero(critical_fn | critical_fp)
+    if critical_index.size:
+        kept_objects = np.pad(np.where(kept, objects, 0), 1)
+        around = _neighbour_values(kept_objects, _pad_index(critical_index, pred.shape), offsets)
+        fp_voxel = pred.ravel()[critical_index]
+        own_object = objects.ravel()[critical_index]
+        touches = np.where(fp_voxel, (around != 0).any(axis=1), (around == own_object[:, None]).any(axis=1))
+        label = error_labels.ravel()[critical_index]
         touching = np.zeros(n_labels + 1, bool)
         touching[label[touches]] = True
         code_of[label] = np.where(fp_voxel, np.where(touching[label], 3, 4), np.where(touching[label], 1, 2))
