@@ -90,8 +90,11 @@ def _section_skeleton_recall(args: argparse.Namespace) -> dict:
 def _section_overlays(args: argparse.Namespace) -> dict:
     from monai_topo.benchmarks.overlays import benchmark_overlays
 
-    result = benchmark_overlays(size=args.overlays_size)
-    print(f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 3)")
+    result = benchmark_overlays(size=args.overlays_size, clock=args.overlays_clock)
+    print(
+        f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 3, "
+        f"{args.overlays_clock} clock)"
+    )
     columns = ["case", "error_fraction", "evaluate_s", "overlays_s", "ratio", "errors_s", "errors_no_loops_s"]
     print(_table(result["cases"], columns + ["n_split", "n_merge", "n_missing_loop", "n_extra_loop"]))
     print(f"overhead of the overlay step over evaluate_case: {result['overhead']:.1%} (goal <= 25%)")
@@ -142,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skeleton-recall-shape", nargs="+", type=int, default=[2, 2, 48, 48, 48])
     parser.add_argument("--memory-size", type=int, default=256, help="side of the size^3 memory cases")
     parser.add_argument("--overlays-size", type=int, default=128, help="side of the size^3 --overlays cases")
+    parser.add_argument(
+        "--overlays-clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="clock of the overlays section (cpu: this process's CPU time, steadier on a shared machine)",
+    )
     parser.add_argument("--chunked-time-size", type=int, default=512, help="side of the chunked vs in-memory mask")
     parser.add_argument("--chunked-memory-size", type=int, default=1024, help="side of the Zarr mask (peak RSS)")
     parser.add_argument("--chunked-chunks", type=int, default=128, help="chunk side for the chunked section")
