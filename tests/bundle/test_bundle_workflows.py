@@ -17,6 +17,7 @@ import pytest
 import torch
 from monai.bundle import ConfigParser, ckpt_export
 from monai.data import load_decathlon_datalist
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.bundle.bundle_utils import BUNDLES, TINY_NET, TINY_TRAIN, bundle_path, make_workflow, preserved_root_logging
 
@@ -88,8 +89,15 @@ def test_train(trained):
     assert 0.0 <= metrics["val_mean_dice"] <= 1.0
     raw = _read_csv(root / "eval" / "validation" / "val_betti_error_b0_raw.csv")
     assert raw[0][0] == "filename" and len(raw) == 2  # header + one validation case
-    # TensorBoard event files were written
-    assert list((root / "eval").glob("events.out.tfevents.*"))
+    # TensorBoard event files were written, with the error overlay of the first validation case
+    events = list((root / "eval").glob("events.out.tfevents.*"))
+    assert events
+    images = set()
+    for event_file in events:
+        accumulator = EventAccumulator(str(event_file))
+        accumulator.Reload()
+        images |= set(accumulator.Tags()["images"])
+    assert "topology_errors/overlay" in images
 
 
 def test_evaluate(trained):
