@@ -21,38 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from monai_topo.cli.io import list_cases, pair_cases
 from monai_topo.data.writers import DATALIST_NAME, DATASET_KINDS, make_dataset, write_json_atomic
 
 __all__ = ["ensure_dataset", "create_datalist"]
 
 logger = logging.getLogger(__name__)
 
-_NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _EXPECTED = (
     "expected one of: a missing or empty folder (built-in {kind} data is generated there), a folder with a "
     "MONAI datalist 'dataset.json', or NIfTI files in 'images/' and 'labels/' with matching names "
     "(e.g. images/case_001.nii.gz + labels/case_001.nii.gz)"
 )
-
-
-def _nifti_stem(path: Path) -> str | None:
-    name = path.name
-    for suffix in _NIFTI_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def _nifti_files(folder: Path) -> dict[str, Path]:
-    """NIfTI files of ``folder`` (not recursive, hidden files skipped) keyed by name without extension."""
-    if not folder.is_dir():
-        return {}
-    files = {}
-    for path in sorted(folder.iterdir()):
-        stem = _nifti_stem(path)
-        if stem is not None and path.is_file() and not path.name.startswith("."):
-            files[stem] = path
-    return files
 
 
 def _visible_entries(folder: Path) -> list[str]:
@@ -61,23 +41,19 @@ def _visible_entries(folder: Path) -> list[str]:
 
 def _pair_images_and_labels(dataset_dir: Path) -> list[tuple[str, Path, Path]]:
     """Match ``images/X`` with ``labels/X`` (an image ``X_0000`` also matches a label ``X``, nnU-Net style)."""
-    images = _nifti_files(dataset_dir / "images")
-    labels = _nifti_files(dataset_dir / "labels")
-    pairs, unmatched = [], []
-    for stem, image in images.items():
-        key = stem if stem in labels else stem[:-5] if stem.endswith("_0000") and stem[:-5] in labels else None
-        if key is None:
-            unmatched.append(f"images/{image.name}")
-        else:
-            pairs.append((key, image, labels.pop(key)))
-    unmatched += [f"labels/{label.name}" for label in labels.values()]
+    pairing = pair_cases(list_cases(dataset_dir / "images"), list_cases(dataset_dir / "labels"), postfix="0000")
+    unmatched = [f"images/{path.name}" for path in pairing.only_first.values()]
+    unmatched += [f"labels/{path.name}" for path in pairing.only_second.values()]
+    unmatched += [
+        " + ".join(path.name for path in paths) + " (one case, several files)" for paths in pairing.ambiguous.values()
+    ]
     if unmatched:
         shown = ", ".join(unmatched[:5]) + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else "")
         raise ValueError(
             f"{dataset_dir}: every image in images/ needs a label with the same name in labels/ (and the other "
             f"way round); unmatched: {shown}."
         )
-    return sorted(pairs)
+    return pairing.pairs
 
 
 def create_datalist(
@@ -271,7 +247,7 @@ def ensure_dataset(
                 seed,
             )
             return _generate_into(root, kind, num_volumes, size, seed, num_validation, num_test)
-        if _nifti_files(root / "images") and (root / "labels").is_dir():
+        if list_cases(root / "images") and (root / "labels").is_dir():
             logger.info("no dataset.json in %s: writing one for the images/ + labels/ found there", root)
             return create_datalist(root, num_validation=num_validation, seed=seed, num_test=num_test)
         shown = ", ".join(entries[:8]) + (", ..." if len(entries) > 8 else "")
