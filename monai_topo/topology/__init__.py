@@ -16,7 +16,12 @@ from monai_topo.topology.chunked import (
     chunked_topology,
     is_dask_array,
 )
-from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.critical import (
+    CriticalSupervoxels,
+    critical_components,
+    critical_supervoxels,
+    target_objects,
+)
 from monai_topo.topology.labelling import MaskLabelling, border_labels, label_mask
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
 from monai_topo.topology.connectivity import (
@@ -79,6 +84,8 @@ __all__ = [
     "compute_persistence",
     "compute_persistence_batch",
     "critical_components",
+    "critical_supervoxels",
+    "CriticalSupervoxels",
     "error_component_counts",
     "euler_characteristic",
     "foreground_connectivity",

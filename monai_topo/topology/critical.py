@@ -20,7 +20,7 @@ from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity, foreground_connectivity, neighbour_offsets
 from monai_topo.topology.validation import check_binary_mask, check_image, renamed_arguments
 
-__all__ = ["critical_components", "target_objects"]
+__all__ = ["CriticalSupervoxels", "critical_components", "critical_supervoxels", "target_objects"]
 
 #: the masks are filled by one dense lookup when more than 1 / _DENSE_RATIO of the voxels are errors
 _DENSE_RATIO = 16
@@ -200,24 +200,85 @@ def critical_components(
         >>> np.argwhere(fn).tolist(), bool(fp.any())
         ([[1, 3]], False)
     """
+    found = _critical_analysis(pred_mask, target, connectivity, instance_labels)
+    if found is None:
+        return np.zeros(np.shape(pred_mask), bool), np.zeros(np.shape(pred_mask), bool)
+    pred, sv, critical, _ = found
+    dense = len(sv.error_index) * _DENSE_RATIO > pred.size  # many errors: one dense lookup is cheaper
+    return _critical_masks(critical, sv, pred, dense)
+
+
+@dataclass(frozen=True)
+class CriticalSupervoxels:
+    """The error supervoxels of :func:`critical_components` as labels, and which are critical.
+
+    Attributes:
+        error_labels: supervoxel label of every voxel (0: no error), of the prediction's shape.
+        critical: per label (index 0 unused, ``False``), whether the supervoxel is critical.
+        kept_labels: components of the correctly predicted part (prediction and target), for a binary target;
+            ``None`` for an instance target (its kept components are split at instance boundaries).
+    """
+
+    error_labels: np.ndarray
+    critical: np.ndarray
+    kept_labels: np.ndarray | None
+
+
+def critical_supervoxels(
+    pred_mask: np.ndarray,
+    target: np.ndarray,
+    connectivity: Connectivity = None,
+    *,
+    instance_labels: bool | None = None,
+) -> CriticalSupervoxels:
+    """:func:`critical_components` as labels: for callers that go on working with the supervoxels.
+
+    Args:
+        pred_mask, target, connectivity, instance_labels: as :func:`critical_components`.
+
+    Returns:
+        a :class:`CriticalSupervoxels` (no label at all when the prediction has no error).
+
+    Raises:
+        TypeError / ValueError: as :func:`critical_components`.
+
+    Example:
+        >>> target = np.zeros((3, 7), bool); target[1] = True
+        >>> pred = target.copy(); pred[1, 3] = False; pred[0, 6] = True
+        >>> found = critical_supervoxels(pred, target)
+        >>> found.error_labels[:2].tolist(), found.critical.tolist()
+        ([[0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 2, 0, 0, 0]], [False, False, True])
+    """
+    found = _critical_analysis(pred_mask, target, connectivity, instance_labels)
+    if found is None:
+        return CriticalSupervoxels(np.zeros(np.shape(pred_mask), np.uint8), np.zeros(1, bool), None)
+    pred, sv, critical, is_binary = found
+    inner = (slice(1, -1),) * pred.ndim
+    kept = np.ascontiguousarray(sv.kept_labels[inner]) if is_binary else None
+    return CriticalSupervoxels(np.ascontiguousarray(sv.error_labels[inner]), critical, kept)
+
+
+def _critical_analysis(
+    pred_mask: np.ndarray, target: np.ndarray, connectivity: Connectivity, instance_labels: bool | None
+) -> tuple[np.ndarray, _Supervoxels, np.ndarray, bool] | None:
+    """Checked, padded prediction, its supervoxels, the per-label critical flags and whether the target is
+    binary; ``None`` when the prediction has no error."""
     pred = check_binary_mask(pred_mask, "pred_mask")
     if np.shape(target) != pred.shape:
         raise ValueError(f"pred_mask {pred.shape} and target {np.shape(target)} must have the same shape.")
     conn = foreground_connectivity(connectivity, pred.ndim)
     values, is_binary = _read_target(target, instance_labels)
-    shape = pred.shape
     # pad once: every flat index + neighbour offset then stays inside the arrays
     pred, values = _pad(pred), _pad(values)
     foreground = values if is_binary else values != 0
     errors = pred != foreground
     if not errors.any():
-        return np.zeros(shape, bool), np.zeros(shape, bool)
+        return None
     sv = _supervoxels(pred, values, foreground, errors, is_binary, conn)
     graph = _adjacency(sv, pred, conn, is_binary)
     critical = _isolated_rule(graph) | _split_rule(graph) | _merge_rule(graph)
     critical[0] = False
-    dense = len(sv.error_index) * _DENSE_RATIO > pred.size  # many errors: one dense lookup is cheaper
-    return _critical_masks(critical, sv, pred, dense)
+    return pred, sv, critical, is_binary
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from monai_topo.topology.connectivity import (
     neighbour_offsets,
     resolve_connectivity,
 )
-from monai_topo.topology.critical import critical_components, target_objects
+from monai_topo.topology.critical import critical_supervoxels, target_objects
 from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.topology.validation import check_binary_mask
 
@@ -224,6 +224,7 @@ def _loop_codes(
     code_of: np.ndarray,
     connectivity: Connectivity,
     pred_components: np.ndarray | None = None,
+    kept_components: np.ndarray | None = None,
 ) -> None:
     """Give codes 7-10 to the non-critical error supervoxels whose correction changes ``b1`` or ``b2``.
 
@@ -248,7 +249,9 @@ def _loop_codes(
     if pred_components is None:
         pred_components = label_components(pred, conn)[0]
     pred_components = np.pad(pred_components, 1)
-    kept_components = np.pad(label_components(kept, conn)[0], 1)
+    if kept_components is None:
+        kept_components = label_components(kept, conn)[0]
+    kept_components = np.pad(kept_components, 1)
     touched = np.where(
         fn_voxels[:, None],
         _neighbour_values(pred_components, index, offsets),
@@ -364,7 +367,7 @@ def topological_errors(
         >>> topological_errors(pred, target)[:2].tolist()
         [[0, 0, 0, 0, 0, 0, 6], [0, 0, 0, 1, 0, 0, 0]]
     """
-    critical_fn, critical_fp = critical_components(pred, target, connectivity, instance_labels=instance_labels)
+    found = critical_supervoxels(pred, target, connectivity, instance_labels=instance_labels)
     pred = check_binary_mask(pred, "pred")
     conn = foreground_connectivity(connectivity, pred.ndim)
     for name, labelling in (("pred_labelling", pred_labelling), ("target_labelling", target_labelling)):
@@ -380,19 +383,18 @@ def topological_errors(
     if not errors.any():
         return np.zeros(pred.shape, np.uint8)
     kept = pred & foreground
-    # the error supervoxels of critical_components: false negatives within one object, false positives
-    fp_value = int(objects.max()) + 1
-    error_index = np.flatnonzero(errors)  # errors are sparse: fill their values by index
+    # the error supervoxels of critical_components (false negatives within one object, false positives), as
+    # critical_supervoxels labelled them
+    error_labels, n_labels = found.error_labels, len(found.critical) - 1
+    error_index = np.flatnonzero(errors)  # errors are sparse: read them by index
     is_fp = pred.ravel()[error_index]
-    values = np.zeros(pred.shape, np.min_scalar_type(fp_value))
-    values.ravel()[error_index] = np.where(is_fp, fp_value, objects.ravel()[error_index])
-    error_labels, n_labels = label_components(values, conn)
+    error_label = error_labels.ravel()[error_index]
     code_of = np.zeros(n_labels + 1, np.uint8)
-    code_of[error_labels.ravel()[error_index]] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
+    code_of[error_label] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
 
     # critical supervoxels: split / missed (touches a kept voxel of its own object or not), merge / spurious
     offsets = neighbour_offsets(pred.ndim, conn)
-    critical_index = np.flatnonzero(critical_fn | critical_fp)
+    critical_index = error_index[found.critical[error_label]]
     if critical_index.size:
         kept_objects = np.pad(np.where(kept, objects, 0), 1)
         around = _neighbour_values(kept_objects, _pad_index(critical_index, pred.shape), offsets)
@@ -405,7 +407,7 @@ def topological_errors(
         code_of[label] = np.where(fp_voxel, np.where(touching[label], 3, 4), np.where(touching[label], 1, 2))
     if loops:
         components = None if pred_labelling is None else pred_labelling.components
-        _loop_codes(pred, kept, error_labels, code_of, connectivity, components)
+        _loop_codes(pred, kept, error_labels, code_of, connectivity, components, found.kept_labels)
     return code_of[error_labels]
 
 
