@@ -11,6 +11,10 @@ from monai_topo.topology import (
     MaskLabelling,
     betti_numbers,
     border_labels,
+    critical_components,
+    critical_supervoxels,
+    foreground_connectivity,
+    label_components,
     label_mask,
     topological_errors,
 )
@@ -59,6 +63,22 @@ def test_same_measures_as_labelling_again(seed):
             topological_errors(pred, target, connectivity, pred_labelling=p, target_labelling=t),
             topological_errors(pred, target, connectivity),
         )
+
+
+@pytest.mark.parametrize("seed", [2])
+def test_critical_supervoxels_are_those_of_critical_components(seed):
+    for pred, target, connectivity in _random_pairs(seed):
+        found = critical_supervoxels(pred, target, connectivity)
+        critical = found.critical[found.error_labels]
+        critical_fn, critical_fp = critical_components(pred, target, connectivity)
+        np.testing.assert_array_equal(critical & ~pred, critical_fn)
+        np.testing.assert_array_equal(critical & pred, critical_fp)
+        np.testing.assert_array_equal(found.error_labels != 0, pred != target)
+        # the kept components of a binary target: the components of prediction & target (same partition)
+        kept, _ = label_components(pred & target, foreground_connectivity(connectivity, pred.ndim))
+        if (pred != target).any():
+            pairs = np.unique(np.stack([found.kept_labels.ravel(), kept.ravel()]), axis=1)
+            assert len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1]
 
 
 def test_border_labels():
