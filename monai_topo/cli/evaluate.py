@@ -251,6 +251,8 @@ def evaluate_folders(
                         f"affine mismatch between prediction {pred_path.name} and label {label_path.name} "
                         "(resample the prediction to the label's grid first)"
                     )
+                # NIfTI data is in Fortran order: one C-order copy here instead of one per label and per measure
+                pred, target = np.ascontiguousarray(pred), np.ascontiguousarray(target)
                 case_rows, labellings = _evaluate_case(
                     pred, target, labels, connectivity, num_workers, keep_labellings=overlays is not None
                 )
