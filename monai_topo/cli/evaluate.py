@@ -6,7 +6,9 @@ Files are paired by case name (:mod:`monai_topo.cli.io`): ``case.nii.gz`` in ``-
 skipped instead of failing. For each case and each label (every non-zero value of prediction or target, or
 ``--label-values``) the CSV holds
 Dice, the Betti error per homology dimension with both Betti numbers, clDice, and split / merge counts,
-all from the functional metrics of :mod:`monai_topo.metrics` (and :func:`monai.metrics.compute_dice`).
+as the functional metrics of :mod:`monai_topo.metrics` (and :func:`monai.metrics.compute_dice`) compute them; each
+label's masks are labelled once (:func:`monai_topo.topology.label_mask`) for the Betti numbers, the split / merge
+counts and the ``--overlays`` error map.
 
 A missing partner, a shape or affine mismatch, or an unreadable file fails that case only: it is logged by
 name, the other cases are still evaluated, the failures are listed at the end, and the exit code is 1. An output
