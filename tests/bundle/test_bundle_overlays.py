@@ -43,7 +43,7 @@ def test_evaluation_writes_the_overlays(bundle, tmp_path):
         workflow.initialize()
         assert workflow.check_properties() == []
         (tmp_path / "models").mkdir()
-        torch.save(workflow.parser.get_parsed_content("network").state_dict(), tmp_path / "models" / "model.pt")
+        torch.save(workflow.parser.get_parsed_content("network").state_dict(), tmp_path / "models" / "model_final.pt")  # what evaluate.json loads
         workflow.run()
         workflow.finalize()
     overlays = tmp_path / "eval" / "test" / "overlays"
