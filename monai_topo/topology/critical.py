@@ -96,20 +96,22 @@ def _adjacent_pairs(
     kept_labels: np.ndarray,
     kept_values: np.ndarray,
     offsets: np.ndarray,
+    from_kept: bool | None = None,
     chunk: int = 1 << 16,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Adjacent ``(error label, kept label)`` pairs, with the value of each side's voxel.
 
     ``error_index`` and ``kept_index`` are the flat indices of the two voxel sets; the other arrays are flat
     views of zero-padded images (so ``index + offset`` never leaves the array). The smaller of the two voxel sets
-    is visited, ``chunk`` voxels at a time: one gather of the other side's labels at all neighbour offsets
+    is visited (``from_kept``: the kept voxels; ``None``: decided from the two lengths), ``chunk`` voxels at a time: one gather of the other side's labels at all neighbour offsets
     (a ``chunk x len(offsets)`` array). Runs of repeated pairs (a voxel's neighbours, raster neighbours) are
     dropped on the fly; pairs may still repeat.
 
     Returns:
         ``(error label, kept label, error value, kept value)`` arrays, one entry per found pair.
     """
-    from_kept = len(kept_index) < len(error_index)
+    if from_kept is None:
+        from_kept = len(kept_index) < len(error_index)
     if from_kept:
         index, own_labels, own_values, other_labels, other_values = (
             kept_index,
@@ -203,7 +205,7 @@ def critical_components(
     found = _critical_analysis(pred_mask, target, connectivity, instance_labels)
     if found is None:
         return np.zeros(np.shape(pred_mask), bool), np.zeros(np.shape(pred_mask), bool)
-    pred, sv, critical, _ = found
+    pred, sv, critical, _, _ = found
     dense = len(sv.error_index) * _DENSE_RATIO > pred.size  # many errors: one dense lookup is cheaper
     return _critical_masks(critical, sv, pred, dense)
 
@@ -252,7 +254,7 @@ def critical_supervoxels(
     found = _critical_analysis(pred_mask, target, connectivity, instance_labels)
     if found is None:
         return CriticalSupervoxels(np.zeros(np.shape(pred_mask), np.uint8), np.zeros(1, bool), None)
-    pred, sv, critical, is_binary = found
+    pred, sv, critical, is_binary, _ = found
     inner = (slice(1, -1),) * pred.ndim
     kept = np.ascontiguousarray(sv.kept_labels[inner]) if is_binary else None
     return CriticalSupervoxels(np.ascontiguousarray(sv.error_labels[inner]), critical, kept)
@@ -260,9 +262,9 @@ def critical_supervoxels(
 
 def _critical_analysis(
     pred_mask: np.ndarray, target: np.ndarray, connectivity: Connectivity, instance_labels: bool | None
-) -> tuple[np.ndarray, _Supervoxels, np.ndarray, bool] | None:
-    """Checked, padded prediction, its supervoxels, the per-label critical flags and whether the target is
-    binary; ``None`` when the prediction has no error."""
+) -> tuple[np.ndarray, _Supervoxels, np.ndarray, bool, _Adjacency] | None:
+    """Checked, padded prediction, its supervoxels, the per-label critical flags, whether the target is binary
+    and the adjacency graph; ``None`` when the prediction has no error."""
     pred = check_binary_mask(pred_mask, "pred_mask")
     if np.shape(target) != pred.shape:
         raise ValueError(f"pred_mask {pred.shape} and target {np.shape(target)} must have the same shape.")
@@ -278,7 +280,7 @@ def _critical_analysis(
     graph = _adjacency(sv, pred, conn, is_binary)
     critical = _isolated_rule(graph) | _split_rule(graph) | _merge_rule(graph)
     critical[0] = False
-    return pred, sv, critical, is_binary
+    return pred, sv, critical, is_binary, graph
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,7 @@ class _Supervoxels:
     error_values: np.ndarray  # per voxel: object id of a false negative (1 for a binary target), fp_code for a FP
     n_errors: int
     kept_labels: np.ndarray  # kept component of every voxel (0: not kept)
+    kept: np.ndarray  # the kept mask (prediction and target foreground)
     kept_values: np.ndarray  # flat object id of every voxel (a placeholder for a binary target)
     n_kept: int
     fp_code: int
@@ -301,6 +304,7 @@ class _Adjacency:
     """Distinct adjacent (error supervoxel, kept component) pairs and what each rule needs of them."""
 
     err: np.ndarray  # error supervoxel of each pair
+    partner: np.ndarray  # kept component of each pair
     partner_object: np.ndarray  # owner object of the pair's kept component
     own: np.ndarray  # the pair joins a false negative to a kept component of its own object
     is_fn_pair: np.ndarray  # the pair's error supervoxel is a false negative
@@ -332,7 +336,16 @@ def _supervoxels(
         object_dtype = values.dtype
     error_labels, n_errors = label_components(error_values, conn)
     return _Supervoxels(
-        error_index, error_labels, error_values, n_errors, kept_labels, kept_values, n_kept, fp_code, object_dtype
+        error_index,
+        error_labels,
+        error_values,
+        n_errors,
+        kept_labels,
+        kept,
+        kept_values,
+        n_kept,
+        fp_code,
+        object_dtype,
     )
 
 
@@ -340,7 +353,9 @@ def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -
     """Adjacent (error, kept) pairs, the owner object of every kept component, and each error's value."""
     strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
     offsets = neighbour_offsets(pred.ndim, conn) @ strides.astype(np.int64)
-    kept_index = np.flatnonzero(sv.kept_labels)
+    # the kept voxels are only listed when they are the smaller set (np.flatnonzero on the bool mask: fast)
+    from_kept = int(np.count_nonzero(sv.kept)) < len(sv.error_index)
+    kept_index = np.flatnonzero(sv.kept) if from_kept else np.zeros(0, np.int64)
     err, partner, err_value, partner_object = _adjacent_pairs(
         sv.error_index,
         kept_index,
@@ -349,6 +364,7 @@ def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -
         sv.kept_labels.ravel(),
         sv.kept_values,
         offsets,
+        from_kept,
     )
     n_kept, n_errors = sv.n_kept, sv.n_errors
     # value of each error supervoxel and owner object of each kept component (labels without pairs keep 0)
@@ -371,7 +387,7 @@ def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -
         own = is_fn_pair  # a false negative's kept neighbours all lie in its own object
     else:  # a false negative counts the kept components of its own object only
         own = is_fn_pair & (owner[partner] == value_of[err])
-    return _Adjacency(err, owner[partner], own, is_fn_pair, value_of, sv.fp_code, n_errors)
+    return _Adjacency(err, partner, owner[partner], own, is_fn_pair, value_of, sv.fp_code, n_errors)
 
 
 def _isolated_rule(graph: _Adjacency) -> np.ndarray:

@@ -23,9 +23,8 @@ from monai_topo.topology.connectivity import (
     neighbour_offsets,
     resolve_connectivity,
 )
-from monai_topo.topology.critical import critical_supervoxels, target_objects
-from monai_topo.topology.labelling import MaskLabelling
-from monai_topo.topology.validation import check_binary_mask
+from monai_topo.topology.critical import _Adjacency, _critical_analysis, _pad, _Supervoxels
+from monai_topo.topology.labelling import MaskLabelling, border_labels
 
 __all__ = ["TOPOLOGICAL_ERROR_CODES", "error_component_counts", "topological_errors"]
 
@@ -111,21 +110,24 @@ def _cavity_changes(
     is_fn_label: np.ndarray,
     check: np.ndarray,
     background_conn: int,
+    background: np.ndarray,
+    is_outer: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Change of ``b2`` (enclosed background components) per supervoxel of a 3D prediction, where it is cheap.
 
-    Returns ``(delta_b2, exact)``. A false positive made background joins the background components it touches
-    (each of its pieces in the background connectivity those this piece touches): exact. A false negative made foreground cuts its
-    background component: exact when it fills whole cavities (-1 each), or (0) when its background neighbours stay
-    connected within its bounding box plus 8 voxels (only the
+    ``background`` labels the background components of the padded prediction (0: foreground) and ``is_outer``
+    says, per label, whether it reaches the image border (the padding): those are one component, the others
+    are cavities. Returns ``(delta_b2, exact)``. A false positive made background joins the background
+    components it touches (each of its pieces in the background connectivity those this piece touches): exact.
+    A false negative made foreground cuts its background component: exact when it fills whole cavities (-1
+    each), or (0) when its background neighbours stay connected within its bounding box plus 8 voxels (only the
     supervoxels in ``check`` are visited, one by one). The others are left to an exact Betti computation.
     """
     n_labels = len(is_fn_label) - 1
+    n_background = len(is_outer) - 1
     shape = pred_p.shape
-    background, n_background = label_components(~pred_p, background_conn)
-    outer = background.ravel()[0]  # the padding, and every background component touching the image border
-    bounded = np.ones(n_background + 1, bool)
-    bounded[[0, outer]] = False
+    bounded = ~is_outer
+    bounded[0] = False
     own = labels_p.ravel()[index]
     offsets = neighbour_offsets(pred_p.ndim, background_conn)
     around = _neighbour_values(background, index, offsets)
@@ -146,7 +148,7 @@ def _cavity_changes(
     graph = coo_matrix((np.ones(len(piece_rep), np.int8), (piece_rep, pair_node)), shape=(n_nodes, n_nodes))
     component = connected_components(graph, directed=False)[1]
     node_owner = np.concatenate([owner, pair // (n_background + 1)])
-    node_outer = np.concatenate([np.zeros(n_pieces + 1, bool), pair % (n_background + 1) == outer])
+    node_outer = np.concatenate([np.zeros(n_pieces + 1, bool), is_outer[pair % (n_background + 1)]])
     has_outer = np.zeros(component.max() + 1, bool)
     has_outer[component[node_outer]] = True
     enclosed_after = np.zeros(component.max() + 1, bool)
@@ -162,16 +164,19 @@ def _cavity_changes(
     fn_check = np.zeros(n_labels + 1, bool)
     fn_check[check] = True
     fn_check &= is_fn_label
-    sizes = np.bincount(background.ravel(), minlength=n_background + 1)
+    sizes = None  # of the background components: counted once, and only when a false negative touches a cavity
     for label in np.flatnonzero(fn_check):
         mine = index[own == label]
         inside, count = np.unique(background.ravel()[mine], return_counts=True)
-        filled = (inside != outer) & (sizes[inside] == count)  # whole cavities
+        cavity = bounded[inside]
+        if cavity.any() and sizes is None:
+            sizes = np.bincount(background.ravel(), minlength=n_background + 1)
+        filled = cavity & ((sizes[inside] if sizes is not None else 0) == count)  # whole cavities
         delta_b2[label] = -int(filled.sum())
         if filled.all():
             exact[label] = True
             continue
-        if (~filled).sum() != 1:
+        if int((cavity & ~filled).sum()) + int((~cavity).any()) != 1:  # (the outer labels are one component)
             continue
         coords = np.unravel_index(mine, shape)
         box = tuple(slice(max(c.min() - 8, 0), c.max() + 9) for c in coords)
@@ -189,21 +194,31 @@ def _pad_index(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(tuple(c + 1 for c in coords), tuple(s + 2 for s in shape))
 
 
+def _unpad_index(index: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices of inner voxels of a padded array mapped to the unpadded array (inverse of :func:`_pad_index`)."""
+    coords = np.unravel_index(index, padded_shape)
+    return np.ravel_multi_index(tuple(c - 1 for c in coords), tuple(s - 2 for s in padded_shape))
+
+
 def _split_counts(
-    pred_p: np.ndarray, labels_p: np.ndarray, kept_components: np.ndarray, which: np.ndarray, offsets: np.ndarray
+    kept_components: np.ndarray,
+    fp_index: np.ndarray,
+    fp_labels: np.ndarray,
+    n_labels: int,
+    which: np.ndarray,
+    offsets: np.ndarray,
 ) -> np.ndarray:
     """Number of prediction pieces left around each false-positive supervoxel in ``which`` once it is removed.
 
     The prediction's components are those of the graph of kept components and false-positive supervoxels (which
     are never adjacent to each other); the supervoxel's node is removed and the components among its kept
-    neighbours counted (a small graph: one node per kept component and per supervoxel).
+    neighbours counted (a small graph: one node per kept component and per supervoxel). ``fp_index`` /
+    ``fp_labels``: every false-positive voxel (flat, padded) and its supervoxel.
     """
-    fp_index = np.flatnonzero(pred_p.ravel() & (labels_p.ravel() != 0))
-    fp_labels = labels_p.ravel()[fp_index]
     around = _neighbour_values(kept_components, fp_index, offsets)
-    n_kept, n_labels = int(kept_components.max()), int(labels_p.max())
+    n_kept = int(kept_components.max())
     keep = around.ravel() != 0
-    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep] * (n_kept + 1) + around.ravel()[keep])
+    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * (n_kept + 1) + around.ravel()[keep])
     label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
     n_nodes = n_kept + 1 + n_labels + 1
     counts = np.zeros(len(which), np.int64)
@@ -217,72 +232,140 @@ def _split_counts(
     return counts
 
 
+def _padded_background(
+    pred_p: np.ndarray, background_conn: int, pred_labelling: MaskLabelling | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Background components of the padded prediction and, per label, whether it reaches the border.
+
+    From ``pred_labelling`` (an evaluation's labelling of the unpadded prediction) when given: its background
+    labels, the padding as one more outer label; otherwise the padded prediction's background is labelled.
+    """
+    if pred_labelling is not None and pred_labelling.background is not None:
+        inner_labels, n = pred_labelling.background, pred_labelling.n_background
+        dtype = np.result_type(inner_labels.dtype, np.min_scalar_type(n + 1))
+        background = np.full(pred_p.shape, n + 1, dtype)
+        background[(slice(1, -1),) * pred_p.ndim] = inner_labels
+        is_outer = np.zeros(n + 2, bool)
+        is_outer[border_labels(inner_labels)] = True
+        is_outer[n + 1] = True
+        return background, is_outer
+    background, n = label_components(~pred_p, background_conn)
+    is_outer = np.zeros(n + 1, bool)
+    is_outer[background.ravel()[0]] = True
+    return background, is_outer
+
+
+def _prediction_components(
+    pred_p: np.ndarray,
+    sv: _Supervoxels,
+    graph: _Adjacency,
+    is_fp_label: np.ndarray,
+    is_binary: bool,
+    conn: int,
+    pred_labelling: MaskLabelling | None,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The prediction's components, as ``(labels or None, per kept component, per error supervoxel)``.
+
+    With a binary target the kept components are never adjacent to each other, nor are the false-positive
+    supervoxels: the prediction's components are those of the small graph of both joined by adjacency, and are
+    returned per kept component and per false-positive supervoxel (``0``: none; labels ``None``). Otherwise the
+    padded labels (from ``pred_labelling`` when given) and two empty lookups.
+    """
+    if is_binary:
+        n_kept, n_errors = sv.n_kept, sv.n_errors
+        fp_pair = ~graph.is_fn_pair
+        edges = coo_matrix(
+            (np.ones(int(fp_pair.sum()), np.int8), (graph.partner[fp_pair], n_kept + 1 + graph.err[fp_pair])),
+            shape=(n_kept + n_errors + 2,) * 2,
+        )
+        component = connected_components(edges, directed=False)[1] + 1
+        of_kept, of_error = component[: n_kept + 1], np.where(is_fp_label, component[n_kept + 1 :], 0)
+        of_kept[0] = 0
+        return None, of_kept, of_error
+    empty = np.zeros(1, np.int64)
+    if pred_labelling is not None:
+        return _pad(pred_labelling.components), empty, empty
+    return label_components(pred_p, conn)[0], empty, empty
+
+
 def _loop_codes(
-    pred: np.ndarray,
-    kept: np.ndarray,
-    error_labels: np.ndarray,
+    pred_p: np.ndarray,
+    sv: _Supervoxels,
+    graph: _Adjacency,
     code_of: np.ndarray,
+    is_fp_label: np.ndarray,
+    is_binary: bool,
     connectivity: Connectivity,
-    pred_components: np.ndarray | None = None,
-    kept_components: np.ndarray | None = None,
+    pred_labelling: MaskLabelling | None,
 ) -> None:
     """Give codes 7-10 to the non-critical error supervoxels whose correction changes ``b1`` or ``b2``.
 
-    ``b1 = b0 + b2 - chi``: the changes of ``b0`` (adjacency) and ``chi`` (the cells around each supervoxel)
-    are found for all supervoxels at once, the change of ``b2`` where it is cheap (:func:`_cavity_changes`);
-    the rest get exact Betti numbers of the corrected mask.
+    Works on the padded arrays of the critical analysis. ``b1 = b0 + b2 - chi``: the changes of ``b0``
+    (adjacency) and ``chi`` (the cells around each supervoxel) are found for all supervoxels at once, the change
+    of ``b2`` where it is cheap (:func:`_cavity_changes`); the rest get exact Betti numbers of the corrected mask.
     """
+    ndim = pred_p.ndim
     n_labels = len(code_of) - 1
-    conn = foreground_connectivity(connectivity, pred.ndim)
+    conn = foreground_connectivity(connectivity, ndim)
     candidates = np.isin(code_of, (_FN_OTHER, _FP_OTHER))
     candidates[0] = False
     if not candidates.any():
         return
-    pred_p, labels_p = np.pad(pred, 1), np.pad(error_labels, 1)
-    index = np.flatnonzero(candidates[labels_p.ravel()])
+    labels_p = sv.error_labels
+    error_label = labels_p.ravel()[sv.error_index]
+    index = sv.error_index[candidates[error_label]]  # the candidates' voxels (flat, padded), read sparsely
     own = labels_p.ravel()[index]
-    offsets = neighbour_offsets(pred.ndim, conn)
+    offsets = neighbour_offsets(ndim, conn)
+    flat = _flat_offsets(offsets, pred_p.shape)
     # change of b0 from adjacency: a false negative joins the prediction components it touches; a false positive
     # touching one kept component leaves b0 as it is (one touching several is checked exactly below)
-    is_fn_label = code_of == _FN_OTHER
+    is_fn_label = candidates & ~is_fp_label
     fn_voxels = is_fn_label[own]
-    if pred_components is None:
-        pred_components = label_components(pred, conn)[0]
-    pred_components = np.pad(pred_components, 1)
-    if kept_components is None:
-        kept_components = label_components(kept, conn)[0]
-    kept_components = np.pad(kept_components, 1)
-    touched = np.where(
-        fn_voxels[:, None],
-        _neighbour_values(pred_components, index, offsets),
-        _neighbour_values(kept_components, index, offsets),
+    kept_components = sv.kept_labels if is_binary else label_components(sv.kept, conn)[0]
+    pred_components, of_kept, of_error = _prediction_components(
+        pred_p, sv, graph, is_fp_label, is_binary, conn, pred_labelling
     )
-    partners = _distinct_per_label(np.repeat(own, len(offsets)), touched.ravel(), n_labels)
+    touched = np.zeros((len(index), len(flat)), np.int64)
+    fn_around = index[fn_voxels][:, None] + flat[None, :]
+    if pred_components is None:
+        kept_around = kept_components.ravel()[fn_around]
+        touched[fn_voxels] = np.where(kept_around != 0, of_kept[kept_around], of_error[labels_p.ravel()[fn_around]])
+    else:
+        touched[fn_voxels] = pred_components.ravel()[fn_around]
+    touched[~fn_voxels] = kept_components.ravel()[index[~fn_voxels][:, None] + flat[None, :]]
+    partners = _distinct_per_label(np.repeat(own, len(flat)), touched.ravel(), n_labels)
     delta_b0 = np.where(is_fn_label, 1 - partners, 0)
     several = np.flatnonzero(candidates & ~is_fn_label & (partners > 1))
     if several.size:
-        delta_b0[several] = _split_counts(pred_p, labels_p, kept_components, several, offsets) - 1
+        fp_voxel = pred_p.ravel()[sv.error_index]
+        fp_index = sv.error_index[fp_voxel]
+        delta_b0[several] = (
+            _split_counts(kept_components, fp_index, error_label[fp_voxel], n_labels, several, offsets) - 1
+        )
     exact = candidates.copy()
-    delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, pred.ndim), n_labels)
+    delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, ndim), n_labels)
     # b1 - b2 changes by delta_b0 - delta_chi
     check = np.flatnonzero(candidates & ((delta_b0 != delta_chi) | ~is_fn_label))
-    if pred.ndim == 3:
+    if ndim == 3:
+        background_conn = background_connectivity(connectivity, 3)
+        background, is_outer = _padded_background(pred_p, background_conn, pred_labelling)
         delta_b2, b2_exact = _cavity_changes(
-            pred_p, labels_p, index, is_fn_label, check, background_connectivity(connectivity, 3)
+            pred_p, labels_p, index, is_fn_label, check, background_conn, background, is_outer
         )
         exact &= b2_exact
     else:
         delta_b2 = np.zeros(n_labels + 1, np.int64)
     delta_b1 = delta_b0 + delta_b2 - delta_chi
-    before = None
     # exact Betti numbers of the whole corrected mask for the rest (few on a decent prediction; capped on noise,
     # where the others keep the b2 change found so far, i.e. none)
+    inner = (slice(1, -1),) * ndim
+    pred, before = pred_p[inner], None
     for label in np.flatnonzero(candidates & ~exact & ((delta_b0 != delta_chi) | ~is_fn_label))[:_MAX_EXACT]:
         if before is None:
-            before = betti_numbers(pred, connectivity)
-        change = betti_numbers(pred ^ (error_labels == label), connectivity) - before
+            before = pred_labelling.betti() if pred_labelling is not None else betti_numbers(pred, connectivity)
+        change = betti_numbers(pred ^ (labels_p[inner] == label), connectivity) - before
         delta_b1[label] = change[1]
-        if pred.ndim == 3:
+        if ndim == 3:
             delta_b2[label] = change[2]
     # > 0: correcting the error adds the feature, so the prediction misses it there
     loops = candidates & (delta_b1 != 0)
@@ -367,48 +450,37 @@ def topological_errors(
         >>> topological_errors(pred, target)[:2].tolist()
         [[0, 0, 0, 0, 0, 0, 6], [0, 0, 0, 1, 0, 0, 0]]
     """
-    found = critical_supervoxels(pred, target, connectivity, instance_labels=instance_labels)
-    pred = check_binary_mask(pred, "pred")
-    conn = foreground_connectivity(connectivity, pred.ndim)
-    for name, labelling in (("pred_labelling", pred_labelling), ("target_labelling", target_labelling)):
-        _check_labelling(name, labelling, pred.shape, conn)
-    if target_labelling is None:
-        objects, _ = target_objects(target, connectivity, instance_labels=instance_labels)
-    elif instance_labels or (instance_labels is None and np.max(target) > 1):
-        raise ValueError("target_labelling is the labelling of a binary target; this target has instance labels.")
-    else:
-        objects = target_labelling.components
-    foreground = objects > 0
-    errors = pred != foreground
-    if not errors.any():
-        return np.zeros(pred.shape, np.uint8)
-    kept = pred & foreground
-    # the error supervoxels of critical_components (false negatives within one object, false positives), as
-    # critical_supervoxels labelled them
-    error_labels, n_labels = found.error_labels, len(found.critical) - 1
-    error_index = np.flatnonzero(errors)  # errors are sparse: read them by index
-    is_fp = pred.ravel()[error_index]
-    error_label = error_labels.ravel()[error_index]
-    code_of = np.zeros(n_labels + 1, np.uint8)
-    code_of[error_label] = np.where(is_fp, _FP_OTHER, _FN_OTHER)
-
-    # critical supervoxels: split / missed (touches a kept voxel of its own object or not), merge / spurious
-    offsets = neighbour_offsets(pred.ndim, conn)
-    critical_index = error_index[found.critical[error_label]]
-    if critical_index.size:
-        kept_objects = np.pad(np.where(kept, objects, 0), 1)
-        around = _neighbour_values(kept_objects, _pad_index(critical_index, pred.shape), offsets)
-        fp_voxel = pred.ravel()[critical_index]
-        own_object = objects.ravel()[critical_index]
-        touches = np.where(fp_voxel, (around != 0).any(axis=1), (around == own_object[:, None]).any(axis=1))
-        label = error_labels.ravel()[critical_index]
-        touching = np.zeros(n_labels + 1, bool)
-        touching[label[touches]] = True
-        code_of[label] = np.where(fp_voxel, np.where(touching[label], 3, 4), np.where(touching[label], 1, 2))
+    if target_labelling is not None:
+        _check_labelling(
+            "target_labelling", target_labelling, np.shape(pred), foreground_connectivity(connectivity, np.ndim(pred))
+        )
+        if instance_labels or (instance_labels is None and np.max(target) > 1):
+            raise ValueError("target_labelling is the labelling of a binary target; this target has instance labels.")
+        target, instance_labels = target_labelling.mask, False  # (already checked and binary)
+    found = _critical_analysis(pred, target, connectivity, instance_labels)
+    conn = foreground_connectivity(connectivity, np.ndim(pred))
+    _check_labelling("pred_labelling", pred_labelling, np.shape(pred), conn)
+    if found is None:
+        return np.zeros(np.shape(pred), np.uint8)
+    # the padded prediction and the error supervoxels of critical_components (false negatives within one
+    # object, false positives), with their adjacency to the kept components; errors are sparse: read by index
+    pred_p, sv, critical, is_binary, graph = found
+    error_label = sv.error_labels.ravel()[sv.error_index]
+    is_fp_voxel = pred_p.ravel()[sv.error_index]
+    is_fp_label = np.zeros(sv.n_errors + 1, bool)
+    is_fp_label[error_label[is_fp_voxel]] = True
+    code_of = np.where(is_fp_label, _FP_OTHER, _FN_OTHER).astype(np.uint8)
+    code_of[0] = 0
+    # critical supervoxels: split / missed (touches a kept component of its own object or not), merge / spurious
+    # (touches a kept component or not)
+    touches_own = np.bincount(graph.err[graph.own], minlength=sv.n_errors + 1) > 0
+    touches_any = graph.value_of != 0
+    code_of[critical] = np.where(is_fp_label, np.where(touches_any, 3, 4), np.where(touches_own, 1, 2))[critical]
     if loops:
-        components = None if pred_labelling is None else pred_labelling.components
-        _loop_codes(pred, kept, error_labels, code_of, connectivity, components, found.kept_labels)
-    return code_of[error_labels]
+        _loop_codes(pred_p, sv, graph, code_of, is_fp_label, is_binary, connectivity, pred_labelling)
+    out = np.zeros(np.shape(pred), np.uint8)
+    out.ravel()[_unpad_index(sv.error_index, pred_p.shape)] = code_of[error_label]
+    return out
 
 
 def error_component_counts(errors: np.ndarray, connectivity: Connectivity = None) -> dict[int, int]:
