@@ -57,6 +57,14 @@ def _combine(maps: Sequence[np.ndarray]) -> np.ndarray:
     return best.astype(np.uint8)
 
 
+def _fortran(errors: np.ndarray) -> np.ndarray:
+    """A Fortran-ordered copy of a sparse map (NIfTI's order: nibabel then writes it without a transposed copy)."""
+    index = np.flatnonzero(errors != 0)
+    out = np.zeros(errors.shape, errors.dtype, order="F")
+    out[np.unravel_index(index, errors.shape)] = errors.ravel()[index]
+    return out
+
+
 def write_case_overlays(
     folder: Path,
     case: str,
@@ -120,7 +128,7 @@ def write_case_overlays(
         raise ValueError(f"{label_path}: cannot read the NIfTI header ({type(e).__name__}: {e})") from e
     header.set_data_dtype(np.uint8)
     header.set_slope_inter(1, 0)
-    data = combined.reshape(combined.shape + (1,) * (len(header.get_data_shape()) - combined.ndim))
+    data = _fortran(combined).reshape(combined.shape + (1,) * (len(header.get_data_shape()) - combined.ndim))
     try:
         nib.save(nib.Nifti1Image(data, affine, header), str(nifti_path))
         save_error_overlay(png_path, combined, target != 0, pred != 0, counts=totals, title=case)

@@ -77,30 +77,28 @@ def _euler_change(
     flat_pred, flat_labels = pred.ravel(), labels.ravel()
     own = flat_labels[index]
     is_fn = ~flat_pred[index]
-    coords = np.stack(np.unravel_index(index, shape), axis=1)
-    cell_shape = tuple(2 * s + 1 for s in shape)
-    base = 1 if construction == "T" else 0
-    keys, values = [], []
+    # the 3**ndim voxels around each voxel, gathered once: before and after the correction, and which are its own
+    neighbourhood = np.array(list(itertools.product((-1, 0, 1), repeat=ndim)), np.int64)
+    flat = _flat_offsets(neighbourhood, shape)
+    around = index[:, None] + flat[None, :]
+    old = flat_pred[around]
+    same = flat_labels[around] == own[:, None]
+    new = np.where(is_fn[:, None], old | same, old & ~same)
+    column = {tuple(offset): i for i, offset in enumerate(neighbourhood.tolist())}
+    combine = np.any if construction == "T" else np.all
+    change = np.zeros(len(index), np.int64)
     for delta in itertools.product((-1, 0, 1), repeat=ndim):
-        choices = [(0,) if d == 0 else (min(d, 0), max(d, 0)) for d in delta]
-        voxels = _flat_offsets(np.array(list(itertools.product(*choices)), np.int64), shape)
-        around = index[:, None] + voxels[None, :]
-        old = flat_pred[around]
-        same = flat_labels[around] == own[:, None]
-        new = np.where(is_fn[:, None], old | same, old & ~same)
-        combine = np.any if construction == "T" else np.all
-        change = combine(new, axis=1).astype(np.int64) - combine(old, axis=1)
-        # cells of T: odd coordinates are voxel centres, so a delta of 0 is an odd coordinate: dim = zeros of delta
+        # the cell between the voxel and voxel + delta (in doubled coordinates) is incident to these voxels
+        incident = [column[o] for o in itertools.product(*[(0,) if d == 0 else (0, d) for d in delta])]
+        # a cell shared by several voxels of the supervoxel is counted at the first of them (in memory order)
+        earlier = [i for i in incident if flat[i] < 0]
+        first = ~same[:, earlier].any(axis=1) if earlier else np.ones(len(index), bool)
+        cell_change = combine(new[:, incident], axis=1).astype(np.int64) - combine(old[:, incident], axis=1)
+        # T: odd coordinates are voxel centres, so a delta of 0 is an odd coordinate: dim = zeros of delta;
+        # V: voxels are vertices, dim = non-zeros of delta
         dim = sum(1 for d in delta if d == 0) if construction == "T" else sum(1 for d in delta if d != 0)
-        cell = np.ravel_multi_index(tuple((2 * coords + base + np.array(delta)).T), cell_shape)
-        hit = change != 0
-        keys.append(cell[hit].astype(np.int64) * (n_labels + 1) + own[hit])
-        values.append(change[hit] * (-1) ** dim)
-    keys_all, values_all = np.concatenate(keys), np.concatenate(values)
-    _, first = np.unique(keys_all, return_index=True)  # a cell counts once per supervoxel
-    return np.bincount(keys_all[first] % (n_labels + 1), weights=values_all[first], minlength=n_labels + 1).astype(
-        np.int64
-    )
+        change += np.where(first, cell_change, 0) * (-1) ** dim
+    return np.bincount(own, weights=change, minlength=n_labels + 1).astype(np.int64)
 
 
 def _cavity_changes(
@@ -164,26 +162,29 @@ def _cavity_changes(
     fn_check = np.zeros(n_labels + 1, bool)
     fn_check[check] = True
     fn_check &= is_fn_label
-    sizes = None  # of the background components: counted once, and only when a false negative touches a cavity
     for label in np.flatnonzero(fn_check):
         mine = index[own == label]
         inside, count = np.unique(background.ravel()[mine], return_counts=True)
         cavity = bounded[inside]
-        if cavity.any() and sizes is None:
-            sizes = np.bincount(background.ravel(), minlength=n_background + 1)
-        filled = cavity & ((sizes[inside] if sizes is not None else 0) == count)  # whole cavities
+        coords = np.unravel_index(mine, shape)
+        # its bounding box plus 8 voxels (inside the padded array: the voxels are inner ones)
+        box = tuple(slice(max(c.min() - 8, 0), c.max() + 9) for c in coords)
+        filled = np.zeros(len(inside), bool)  # whole cavities: none of its voxels on the box's faces, all in mine
+        if cavity.any():
+            local_background = background[box]
+            on_faces = border_labels(local_background)
+            for i in np.flatnonzero(cavity):
+                filled[i] = inside[i] not in on_faces and count[i] == np.count_nonzero(local_background == inside[i])
         delta_b2[label] = -int(filled.sum())
         if filled.all():
             exact[label] = True
             continue
         if int((cavity & ~filled).sum()) + int((~cavity).any()) != 1:  # (the outer labels are one component)
             continue
-        coords = np.unravel_index(mine, shape)
-        box = tuple(slice(max(c.min() - 8, 0), c.max() + 9) for c in coords)
         local = ~pred_p[box] & (labels_p[box] != label)
         local_labels, _ = label_components(local, background_conn)
         local_index = np.ravel_multi_index(tuple(c - b.start for c, b in zip(coords, box)), local.shape)
-        neighbours = _neighbour_values(np.pad(local_labels, 1), _pad_index(local_index, local.shape), offsets)
+        neighbours = _neighbour_values(local_labels, local_index, offsets)
         exact[label] = len(np.unique(neighbours[neighbours != 0])) <= 1
     return delta_b2, exact
 

@@ -1,17 +1,16 @@
 """Pictures of where the topological errors are: maximum-intensity projections with the error classes coloured.
 
-The label map comes from :func:`monai_topo.topology.topological_errors`. The pictures are drawn with numpy and
-Pillow (no display needed, a few tens of milliseconds per case).
+The label map comes from :func:`monai_topo.topology.topological_errors`. The pictures are palette images drawn
+with numpy (text rendered by Pillow once per string and cached; no display needed, a few milliseconds per case).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
-
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES
 
 __all__ = ["ERROR_COLORS", "error_projection", "render_error_overlay", "save_error_overlay"]
@@ -36,7 +35,8 @@ _ORDINARY = (5, 6)
 
 
 def _check_maps(errors: np.ndarray, target: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
-    errors, target, pred = np.asarray(errors), np.asarray(target) != 0, np.asarray(pred) != 0
+    errors = np.asarray(errors)
+    target, pred = (m if isinstance(m, np.ndarray) and m.dtype == bool else np.asarray(m) != 0 for m in (target, pred))
     if not (errors.shape == target.shape == pred.shape):
         raise ValueError(
             f"errors {errors.shape}, target {target.shape} and prediction {pred.shape} must have the same shape."
@@ -46,6 +46,27 @@ def _check_maps(errors: np.ndarray, target: np.ndarray, pred: np.ndarray) -> tup
     return errors, target, pred
 
 
+# the pictures are palette images: one byte per pixel (fast to draw, to magnify and to encode as PNG)
+_WHITE, _BLACK, _TARGET, _PRED = 0, 1, 2, 3
+_TEXT_LEVELS = 16  # grey levels of the (anti-aliased) text, indices _TEXT .. _TEXT + 15, darkest first
+_TEXT = 4 + max(TOPOLOGICAL_ERROR_CODES)
+
+
+def _palette() -> np.ndarray:
+    """``(n, 3)`` uint8 RGB of every palette index."""
+    colours = [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (_TARGET_GREY,) * 3, (_PRED_GREY,) * 3]
+    colours += [ERROR_COLORS[code] for code in sorted(TOPOLOGICAL_ERROR_CODES)]
+    colours += [(level / (_TEXT_LEVELS - 1),) * 3 for level in range(_TEXT_LEVELS)]
+    return np.round(np.array(colours) * 255).astype(np.uint8)
+
+
+_PALETTE = _palette()
+
+
+def _code_index(code: int) -> int:
+    return 4 + sorted(TOPOLOGICAL_ERROR_CODES).index(code)
+
+
 def error_projection(
     errors: np.ndarray, target: np.ndarray, pred: np.ndarray, axis: int = 0, widen: int = 1
 ) -> np.ndarray:
@@ -53,8 +74,9 @@ def error_projection(
 
     Background black, target dark grey, prediction light grey; every error class in its colour
     (:data:`ERROR_COLORS`) wherever one of its voxels projects. The non-ordinary classes are widened by
-    ``widen`` pixels so that a one-voxel cut stays visible; where projections overlap, splits and merges are on
-    top and the ordinary false negatives / positives at the bottom.
+    ``widen`` pixels (a diamond: the default binary dilation, ``widen`` times) so that a one-voxel cut stays
+    visible; where projections overlap, splits and merges are on top and the ordinary false negatives /
+    positives at the bottom.
 
     Args:
         errors: label map of :func:`monai_topo.topology.topological_errors`.
@@ -75,13 +97,30 @@ def error_projection(
         [0.95, 0.1, 0.1]
     """
     errors, target, pred = _check_maps(errors, target, pred)
-    return _projection(errors, target, pred, _sparse(errors), axis, widen)
+    indexed = _projection(errors, target, pred, _sparse(errors), axis, widen)
+    colours = _palette_floats()
+    return colours[indexed]
+
+
+def _palette_floats() -> np.ndarray:
+    """The palette as floats: the exact colours of :data:`ERROR_COLORS` and the greys (not rounded to bytes)."""
+    colours = [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (_TARGET_GREY,) * 3, (_PRED_GREY,) * 3]
+    colours += [ERROR_COLORS[code] for code in sorted(TOPOLOGICAL_ERROR_CODES)]
+    colours += [(level / (_TEXT_LEVELS - 1),) * 3 for level in range(_TEXT_LEVELS)]
+    return np.array(colours)
 
 
 def _sparse(errors: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Coordinates and codes of the error voxels (errors are sparse: project them, not one mask per class)."""
     index = np.flatnonzero(errors != 0)  # (np.flatnonzero is ~10x faster on bool than on uint8 arrays)
     return np.unravel_index(index, errors.shape), errors.ravel()[index]
+
+
+def _diamond(radius: int) -> np.ndarray:
+    """Offsets ``(k, 2)`` of the pixels within city-block distance ``radius`` (the dilation's reach)."""
+    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    keep = np.abs(rows) + np.abs(cols) <= radius
+    return np.stack([rows[keep], cols[keep]], axis=1)
 
 
 def _projection(
@@ -92,28 +131,107 @@ def _projection(
     axis: int,
     widen: int,
 ) -> np.ndarray:
+    """Palette indices (uint8) of one panel: see :func:`error_projection`."""
     project = (lambda a: a) if errors.ndim == 2 else (lambda a: a.any(axis=axis))
-    rgb = np.zeros(project(target).shape + (3,))
-    rgb[project(target)] = _TARGET_GREY
-    rgb[project(pred)] = _PRED_GREY
+    shown_target, shown_pred = project(target), project(pred)
+    panel = np.where(shown_pred, _PRED, np.where(shown_target, _TARGET, _BLACK)).astype(np.uint8)
     coords, codes = sparse
     pixels = coords if errors.ndim == 2 else tuple(c for a, c in enumerate(coords) if a != axis)
+    around = _diamond(widen) if widen else np.zeros((1, 2), np.int64)
     for code in _DRAW_ORDER:
         hit = codes == code
         if not hit.any():
             continue
-        mask = np.zeros(rgb.shape[:2], bool)
-        mask[tuple(p[hit] for p in pixels)] = True
-        if widen and code not in _ORDINARY:
-            mask = ndimage.binary_dilation(mask, iterations=widen)
-        rgb[mask] = ERROR_COLORS[code]
-    return rgb
+        rows, cols = pixels[0][hit], pixels[1][hit]
+        if code not in _ORDINARY and widen:  # the dilation, on the (few) pixels of the class
+            rows = (rows[:, None] + around[None, :, 0]).ravel()
+            cols = (cols[:, None] + around[None, :, 1]).ravel()
+            inside = (rows >= 0) & (rows < panel.shape[0]) & (cols >= 0) & (cols < panel.shape[1])
+            rows, cols = rows[inside], cols[inside]
+        panel[rows, cols] = _code_index(code)
+    return panel
 
 
 def _panel_scale(shapes: list[tuple[int, ...]], target_size: int = 256, max_scale: int = 32) -> int:
     """Integer magnification that brings the largest panel side to about ``target_size`` pixels."""
     longest = max(max(shape[:2]) for shape in shapes)
     return int(min(max_scale, max(1, round(target_size / max(longest, 1)))))
+
+
+@functools.lru_cache(maxsize=512)
+def _text_indices(text: str, size: int) -> np.ndarray:
+    """Palette indices of ``text`` drawn in black on white (anti-aliased greys; white = ``_WHITE``), cached."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("L", (max(right, 1), max(bottom, 1)), 255)
+    ImageDraw.Draw(image).text((0, 0), text, fill=0, font=font)
+    grey = np.round(np.asarray(image) / 255 * (_TEXT_LEVELS - 1)).astype(np.uint8)
+    indices = (_TEXT + grey).astype(np.uint8)
+    indices[grey == _TEXT_LEVELS - 1] = _WHITE
+    return indices
+
+
+def _draw_text(canvas: np.ndarray, xy: tuple[int, int], text: str, size: int = 13) -> int:
+    """Draw ``text`` on the (white) ``canvas`` with its top-left at ``xy = (x, y)``; returns its width."""
+    glyphs = _text_indices(text, size)
+    x, y = xy
+    h, w = min(glyphs.shape[0], canvas.shape[0] - y), min(glyphs.shape[1], canvas.shape[1] - x)
+    region = canvas[y : y + h, x : x + w]
+    ink = glyphs[:h, :w] != _WHITE
+    region[ink] = glyphs[:h, :w][ink]
+    return glyphs.shape[1]
+
+
+def _render_indexed(
+    errors: np.ndarray,
+    target: np.ndarray,
+    pred: np.ndarray,
+    counts: Mapping[int, int] | None,
+    title: str | None,
+    widen: int,
+) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """:func:`render_error_overlay` as palette indices (``_PALETTE``)."""
+    errors, target, pred = _check_maps(errors, target, pred)
+    axes_ = (0,) if errors.ndim == 2 else (0, 1, 2)
+    sparse = _sparse(errors)
+    pictures = [_projection(errors, target, pred, sparse, axis, widen) for axis in axes_]
+    scale = _panel_scale([p.shape for p in pictures])
+    margin, gap, header, swatch, line = 10, 12, 44 if title else 24, 14, 19
+    entries = [("target only", _TARGET), ("prediction", _PRED)]
+    for code, name in TOPOLOGICAL_ERROR_CODES.items():
+        if errors.ndim == 3 or code < 9:
+            label = name if counts is None else f"{name}: {int(counts.get(code, 0))}"
+            entries.append((label, _code_index(code)))
+    legend_w = 230
+    panels_w = sum(p.shape[1] * scale for p in pictures) + gap * (len(pictures) - 1)
+    panels_h = max(p.shape[0] * scale for p in pictures)
+    height = max(header + panels_h, header + line * (len(entries) + 1)) + margin
+    canvas = np.full((height, margin + panels_w + gap + legend_w + margin), _WHITE, np.uint8)
+    layout, left = [], margin
+    for picture in pictures:
+        big = np.repeat(np.repeat(picture, scale, 0), scale, 1)
+        canvas[header : header + big.shape[0], left : left + big.shape[1]] = big
+        layout.append((header, left, scale))
+        left += big.shape[1] + gap
+    if title:
+        _draw_text(canvas, (margin, 6), title, size=16)
+    if errors.ndim == 3:
+        for (top, x, _), axis in zip(layout, axes_):
+            rest = [a for a in range(3) if a != axis]
+            _draw_text(canvas, (x, top - 18), f"max over axis {axis} (rows {rest[0]}, cols {rest[1]})")
+    x0 = margin + panels_w + gap
+    _draw_text(canvas, (x0, header - 18), "components per class")
+    for i, (label, index) in enumerate(entries):
+        y = header + i * line
+        canvas[y : y + swatch + 1, x0 : x0 + swatch + 1] = index
+        # the name and the count drawn apart: each is cached across cases
+        name, _, count = label.partition(": ")
+        width = _draw_text(canvas, (x0 + swatch + 6, y), name + (":" if count else ""))
+        if count:
+            _draw_text(canvas, (x0 + swatch + 6 + width + 4, y), count)
+    return canvas, layout
 
 
 def render_error_overlay(
@@ -129,8 +247,8 @@ def render_error_overlay(
     A 3D case gets three panels (projections along axes 0, 1, 2, :func:`error_projection`), a 2D one a single
     panel, magnified by an integer factor (nearest neighbour) to about 256 pixels. The legend lists every class
     (the cavity classes only in 3D) with its number of components (``counts``, e.g. from
-    :func:`monai_topo.topology.error_component_counts`; omitted when ``None``). Drawn with Pillow (fast: no
-    figure layout), so it can be made for every case of an evaluation.
+    :func:`monai_topo.topology.error_component_counts`; omitted when ``None``). Drawn as a palette image with
+    numpy (text from Pillow, cached), so it can be made for every case of an evaluation (a few milliseconds).
 
     Args:
         errors, target, pred: as :func:`error_projection`.
@@ -149,52 +267,22 @@ def render_error_overlay(
         >>> image.dtype, len(layout)
         (dtype('uint8'), 3)
     """
-    from PIL import Image, ImageDraw, ImageFont
-
-    errors, target, pred = _check_maps(errors, target, pred)
-    axes_ = (0,) if errors.ndim == 2 else (0, 1, 2)
-    sparse = _sparse(errors)
-    pictures = [_projection(errors, target, pred, sparse, axis, widen) for axis in axes_]
-    scale = _panel_scale([p.shape for p in pictures])
-    font = ImageFont.load_default(size=13)
-    margin, gap, header, swatch, line = 10, 12, 44 if title else 24, 14, 19
-    entries = [("target only", (_TARGET_GREY,) * 3), ("prediction", (_PRED_GREY,) * 3)]
-    for code, name in TOPOLOGICAL_ERROR_CODES.items():
-        if errors.ndim == 3 or code < 9:
-            label = name if counts is None else f"{name}: {int(counts.get(code, 0))}"
-            entries.append((label, ERROR_COLORS[code]))
-    legend_w = 230
-    panels_w = sum(p.shape[1] * scale for p in pictures) + gap * (len(pictures) - 1)
-    panels_h = max(p.shape[0] * scale for p in pictures)
-    height = max(header + panels_h, header + line * (len(entries) + 1)) + margin
-    canvas = np.full((height, margin + panels_w + gap + legend_w + margin, 3), 255, np.uint8)
-    layout, left = [], margin
-    for picture in pictures:
-        big = np.repeat(np.repeat(np.round(picture * 255).astype(np.uint8), scale, 0), scale, 1)
-        canvas[header : header + big.shape[0], left : left + big.shape[1]] = big
-        layout.append((header, left, scale))
-        left += big.shape[1] + gap
-    image = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(image)
-    if title:
-        draw.text((margin, 6), title, fill=(0, 0, 0), font=ImageFont.load_default(size=16))
-    if errors.ndim == 3:
-        for (top, x, _), axis in zip(layout, axes_):
-            rest = [a for a in range(3) if a != axis]
-            draw.text(
-                (x, top - 18), f"max over axis {axis} (rows {rest[0]}, cols {rest[1]})", fill=(0, 0, 0), font=font
-            )
-    x0 = margin + panels_w + gap
-    draw.text((x0, header - 18), "components per class", fill=(0, 0, 0), font=font)
-    for i, (label, colour) in enumerate(entries):
-        y = header + i * line
-        draw.rectangle((x0, y, x0 + swatch, y + swatch), fill=tuple(round(c * 255) for c in colour))
-        draw.text((x0 + swatch + 6, y), label, fill=(0, 0, 0), font=font)
-    return np.asarray(image), layout
+    canvas, layout = _render_indexed(errors, target, pred, counts, title, widen)
+    return _PALETTE[canvas], layout
 
 
-def save_error_overlay(path: str | Path, *args, **kwargs) -> Path:
-    """Render :func:`render_error_overlay` (same arguments) to a PNG file; returns the path.
+def save_error_overlay(
+    path: str | Path,
+    errors: np.ndarray,
+    target: np.ndarray,
+    pred: np.ndarray,
+    counts: Mapping[int, int] | None = None,
+    title: str | None = None,
+    widen: int = 1,
+) -> Path:
+    """Write the picture of :func:`render_error_overlay` (same arguments) to a PNG file; returns the path.
+
+    The file is a palette PNG: the same pixels as :func:`render_error_overlay`'s RGB array, a third of the bytes.
 
     Raises:
         OSError: when the file cannot be written (the message names it).
@@ -202,9 +290,11 @@ def save_error_overlay(path: str | Path, *args, **kwargs) -> Path:
     from PIL import Image
 
     path = Path(path)
-    image, _ = render_error_overlay(*args, **kwargs)
+    canvas, _ = _render_indexed(errors, target, pred, counts, title, widen)
+    image = Image.fromarray(canvas, mode="P")
+    image.putpalette(_PALETTE.ravel().tolist())
     try:
-        Image.fromarray(image).save(path, format="PNG", compress_level=3)
+        image.save(path, format="PNG", compress_level=1)
     except OSError as e:
         raise OSError(f"cannot write {path} ({type(e).__name__}: {e})") from e
     return path
