@@ -104,8 +104,8 @@ def write_case_overlays(
         k = int(row["label"])  # type: ignore[call-overload]
         pred_labelling, target_labelling = (labellings or {}).get(k, (None, None))
         errors = topological_errors(
-            pred == k,
-            target == k,
+            pred == k if pred_labelling is None else pred_labelling.mask,
+            target == k if target_labelling is None else target_labelling.mask,
             connectivity,
             instance_labels=False,
             pred_labelling=pred_labelling,

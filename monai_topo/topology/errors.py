@@ -221,15 +221,29 @@ def _split_counts(
     keep = around.ravel() != 0
     pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * (n_kept + 1) + around.ravel()[keep])
     label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
+    # components of the whole graph once; removing a supervoxel only changes its own component, so each removal
+    # is examined on that component's edges alone
+    fp_node = n_kept + 1 + label_of
     n_nodes = n_kept + 1 + n_labels + 1
+    whole = coo_matrix((np.ones(len(pairs), np.int8), (kept_of, fp_node)), shape=(n_nodes, n_nodes))
+    component = connected_components(whole, directed=False)[1]
+    edge_component = component[kept_of]
+    order = np.argsort(edge_component, kind="stable")
+    bounds = np.searchsorted(edge_component[order], np.arange(component.max() + 2))
     counts = np.zeros(len(which), np.int64)
     for i, label in enumerate(which):
-        edge = label_of != label
+        c = component[n_kept + 1 + label]
+        edges = order[bounds[c] : bounds[c + 1]]
+        kept_e, fp_e = kept_of[edges], fp_node[edges]
+        nodes, compact = np.unique(np.concatenate([kept_e, fp_e]), return_inverse=True)
+        compact = compact.reshape(-1)
+        rest = fp_e != n_kept + 1 + label
         graph = coo_matrix(
-            (np.ones(int(edge.sum()), np.int8), (kept_of[edge], n_kept + 1 + label_of[edge])), shape=(n_nodes, n_nodes)
+            (np.ones(int(rest.sum()), np.int8), (compact[: len(edges)][rest], compact[len(edges) :][rest])),
+            shape=(len(nodes), len(nodes)),
         )
-        component = connected_components(graph, directed=False)[1]
-        counts[i] = len(np.unique(component[kept_of[label_of == label]]))
+        pieces = connected_components(graph, directed=False)[1]
+        counts[i] = len(np.unique(pieces[compact[: len(edges)][~rest]]))
     return counts
 
 

@@ -143,7 +143,10 @@ def _projection(
         if not hit.any():
             continue
         rows, cols = pixels[0][hit], pixels[1][hit]
-        if code not in _ORDINARY and widen:  # the dilation, on the (few) pixels of the class
+        if code not in _ORDINARY and widen:  # the dilation, on the (few) distinct pixels of the class
+            seen = np.zeros(panel.size, bool)
+            seen[rows * panel.shape[1] + cols] = True
+            rows, cols = np.divmod(np.flatnonzero(seen), panel.shape[1])
             rows = (rows[:, None] + around[None, :, 0]).ravel()
             cols = (cols[:, None] + around[None, :, 1]).ravel()
             inside = (rows >= 0) & (rows < panel.shape[0]) & (cols >= 0) & (cols < panel.shape[1])
