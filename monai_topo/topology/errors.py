@@ -15,7 +15,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from monai_topo.topology.betti import betti_numbers
-from monai_topo.topology.components import label_components
+from monai_topo.topology.components import label_components, label_sparse_components
 from monai_topo.topology.connectivity import (
     Connectivity,
     background_connectivity,
@@ -132,7 +132,7 @@ def _cavity_changes(
     # false positives: their pieces in the background connectivity join the background components they touch;
     # one graph for all supervoxels at once (a node per piece and per (supervoxel, component) pair)
     fp = ~is_fn_label[own]
-    piece_of, n_pieces = _sparse_components(index[fp], own[fp], _flat_offsets(offsets, shape))
+    piece_of, n_pieces = label_sparse_components(index[fp], own[fp], shape, background_conn)
     owner = np.zeros(n_pieces + 1, np.int64)
     owner[piece_of] = own[fp]
     touched = around[fp]
@@ -184,25 +184,6 @@ def _cavity_changes(
         neighbours = _neighbour_values(local_labels, local_index, offsets)
         exact[label] = len(np.unique(neighbours[neighbours != 0])) <= 1
     return delta_b2, exact
-
-
-def _sparse_components(index: np.ndarray, labels: np.ndarray, flat_offsets: np.ndarray) -> tuple[np.ndarray, int]:
-    """Connected components of a sparse voxel set, voxels joined only within the same label.
-
-    ``index``: sorted flat indices of the voxels (of a padded array), ``labels`` theirs, ``flat_offsets`` the
-    neighbourhood. Returns the component (``1..n``) of each voxel and ``n``: the labelling cc3d gives the label
-    image, from a small graph instead of a pass over the whole volume.
-    """
-    if len(index) == 0:
-        return np.zeros(0, np.int64), 0
-    forward = flat_offsets[flat_offsets > 0]  # each pair once
-    neighbour = index[:, None] + forward[None, :]
-    at = np.minimum(np.searchsorted(index, neighbour), len(index) - 1)
-    linked = (index[at] == neighbour) & (labels[at] == labels[:, None])
-    rows = np.broadcast_to(np.arange(len(index))[:, None], neighbour.shape)[linked]
-    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, at[linked])), shape=(len(index), len(index)))
-    n, component = connected_components(graph, directed=False)
-    return component + 1, int(n)
 
 
 def _pad_index(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
