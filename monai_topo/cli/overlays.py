@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
+from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, topological_errors
 from monai_topo.topology.labelling import MaskLabelling
 
 __all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
@@ -103,15 +103,15 @@ def write_case_overlays(
     for row in rows:
         k = int(row["label"])  # type: ignore[call-overload]
         pred_labelling, target_labelling = (labellings or {}).get(k, (None, None))
-        errors = topological_errors(
+        errors, counts = topological_errors(
             pred == k if pred_labelling is None else pred_labelling.mask,
             target == k if target_labelling is None else target_labelling.mask,
             connectivity,
             instance_labels=False,
             pred_labelling=pred_labelling,
             target_labelling=target_labelling,
+            return_counts=True,
         )
-        counts = error_component_counts(errors, connectivity)
         row.update({OVERLAY_COLUMNS[code]: count for code, count in counts.items()})
         totals = {code: totals[code] + count for code, count in counts.items()}
         maps.append(errors)

@@ -12,7 +12,7 @@ import torch
 from monai.handlers import TensorBoardHandler
 
 from monai_topo.topology import Connectivity
-from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, error_component_counts, topological_errors
+from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, topological_errors
 
 __all__ = ["TopologyErrorOverlay", "TopologyErrorOverlaySaver"]
 
@@ -123,8 +123,7 @@ class TopologyErrorOverlay(TensorBoardHandler):
         """Write the overlay, the counts (and the diagram) of one binary ``pred`` / ``label`` pair at ``step``."""
         from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
 
-        errors = topological_errors(pred, label, self.connectivity, instance_labels=False)
-        counts = error_component_counts(errors, self.connectivity)
+        errors, counts = topological_errors(pred, label, self.connectivity, instance_labels=False, return_counts=True)
         image, _ = render_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}")
         self._writer.add_image(f"{self.tag_name}/overlay", image, step, dataformats="HWC")
         for code, count in counts.items():

@@ -406,7 +406,8 @@ def topological_errors(
     loops: bool = True,
     pred_labelling: MaskLabelling | None = None,
     target_labelling: MaskLabelling | None = None,
-) -> np.ndarray:
+    return_counts: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[int, int]]:
     """Label map of the topological errors of a binary prediction: which voxels are behind each error.
 
     The error voxels are grouped into the error supervoxels of :func:`critical_components` (connected components
@@ -447,9 +448,12 @@ def topological_errors(
         pred_labelling: :func:`monai_topo.topology.label_mask` of ``pred`` with the same connectivity, when the
             caller has it (e.g. from the Betti numbers of an evaluation): its components are not labelled again.
         target_labelling: the same for a binary ``target`` (its components are the objects).
+        return_counts: also return :func:`error_component_counts` of the map (with a binary target, counted from
+            the supervoxels: only those of the loop and cavity classes, the only ones where a false negative and
+            a false positive of the same class can touch, are labelled again).
 
     Returns:
-        a ``uint8`` array of ``pred.shape`` with the codes.
+        a ``uint8`` array of ``pred.shape`` with the codes; with ``return_counts``, ``(codes, counts)``.
 
     Raises:
         TypeError / ValueError: as :func:`critical_components` (non-binary prediction, bad target, shapes,
@@ -473,7 +477,8 @@ def topological_errors(
     conn = foreground_connectivity(connectivity, np.ndim(pred))
     _check_labelling("pred_labelling", pred_labelling, np.shape(pred), conn)
     if found is None:
-        return np.zeros(np.shape(pred), np.uint8)
+        empty = np.zeros(np.shape(pred), np.uint8)
+        return (empty, dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)) if return_counts else empty
     # the padded prediction and the error supervoxels of critical_components (false negatives within one
     # object, false positives), with their adjacency to the kept components; errors are sparse: read by index
     pred_p, sv, critical, is_binary, graph = found
@@ -492,7 +497,33 @@ def topological_errors(
         _loop_codes(pred_p, sv, graph, code_of, is_fp_label, is_binary, connectivity, pred_labelling)
     out = np.zeros(np.shape(pred), np.uint8)
     out.ravel()[_unpad_index(sv.error_index, pred_p.shape)] = code_of[error_label]
-    return out
+    if not return_counts:
+        return out
+    if not is_binary:  # false negatives of two touching objects may share a class: label the map
+        return out, error_component_counts(out, connectivity)
+    return out, _supervoxel_class_counts(code_of, error_label, sv.error_index, pred_p.shape, conn)
+
+
+def _supervoxel_class_counts(
+    code_of: np.ndarray, error_label: np.ndarray, index: np.ndarray, shape: tuple[int, ...], conn: int
+) -> dict[int, int]:
+    """:func:`error_component_counts` of the map of a binary target, from its supervoxels (``code_of`` per label).
+
+    Two false negatives are never adjacent (they would be one supervoxel), nor are two false positives, and the
+    classes 1, 2, 5 are false negatives only, 3, 4, 6 false positives only: a component of those classes is one
+    supervoxel. Only the voxels of classes 7-10 (``index``: flat, padded, sorted; ``error_label`` theirs) are
+    labelled again.
+    """
+    per_class = np.bincount(code_of[1:], minlength=max(TOPOLOGICAL_ERROR_CODES) + 1)
+    mixed_classes = (7, 8, 9, 10)
+    mixed = np.isin(code_of[error_label], mixed_classes)
+    if mixed.any():
+        codes = code_of[error_label[mixed]]
+        labels, n = label_sparse_components(index[mixed], codes, shape, conn)
+        class_of = np.zeros(n + 1, np.uint8)
+        class_of[labels] = codes
+        per_class[list(mixed_classes)] = np.bincount(class_of[1:], minlength=11)[list(mixed_classes)]
+    return {code: int(per_class[code]) for code in TOPOLOGICAL_ERROR_CODES}
 
 
 def error_component_counts(errors: np.ndarray, connectivity: Connectivity = None) -> dict[int, int]:

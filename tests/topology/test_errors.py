@@ -251,6 +251,22 @@ def test_component_counts():
     assert error_component_counts(two)[1] == 2
 
 
+@pytest.mark.parametrize("ndim,connectivity", [(2, None), (2, 4), (3, None), (3, 6)])
+def test_returned_counts_are_those_of_the_map(ndim, connectivity):
+    """return_counts (from the supervoxels for a binary target) = error_component_counts of the returned map."""
+    rng = np.random.default_rng(100 + ndim * 10 + (connectivity or 0))
+    shape = (14, 15) if ndim == 2 else (9, 8, 10)
+    for trial in range(12):
+        target = rng.random(shape) < 0.5
+        pred = target ^ (rng.random(shape) < rng.uniform(0.05, 0.3))
+        if trial % 3 == 2:  # instance ids: touching objects' false negatives may share a class
+            target = target * rng.integers(1, 4, shape)
+        errors, counts = topological_errors(pred, target, connectivity, return_counts=True)
+        np.testing.assert_array_equal(errors, topological_errors(pred, target, connectivity))
+        assert counts == error_component_counts(errors, connectivity)
+    assert topological_errors(target > 0, target > 0, return_counts=True)[1] == dict.fromkeys(range(1, 11), 0)
+
+
 def test_codes_are_documented():
     assert list(TOPOLOGICAL_ERROR_CODES) == list(range(1, 11))
     assert TOPOLOGICAL_ERROR_CODES[1] == "split" and TOPOLOGICAL_ERROR_CODES[3] == "merge"
