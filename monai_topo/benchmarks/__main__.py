@@ -92,7 +92,7 @@ def _section_overlays(args: argparse.Namespace) -> dict:
 
     result = benchmark_overlays(size=args.overlays_size, clock=args.overlays_clock)
     print(
-        f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 3, "
+        f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 5 interleaved rounds, "
         f"{args.overlays_clock} clock)"
     )
     columns = ["case", "error_fraction", "evaluate_s", "overlays_s", "ratio", "errors_s", "errors_no_loops_s"]
@@ -159,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(os.cpu_count() or 1)
     print(f"# monai_topo benchmarks  ({time.strftime('%Y-%m-%d %H:%M')})")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPU cores, {platform.machine()}")
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPU cores, {platform.machine()}"
+    )
     results = {}
     for name in args.only or list(SECTIONS):
         start = time.perf_counter()

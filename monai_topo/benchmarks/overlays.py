@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from monai_topo.benchmarks.supervoxel import trained_logits
-from monai_topo.benchmarks.utils import best_time
+from monai_topo.benchmarks.utils import best_times_interleaved
 
 __all__ = ["benchmark_overlays"]
 
@@ -26,7 +26,7 @@ __all__ = ["benchmark_overlays"]
 def benchmark_overlays(
     size: int = 128,
     num_cases: int = 3,
-    repeats: int = 3,
+    repeats: int = 5,
     seed: int = 0,
     num_workers: int | None = 1,
     clock: str = "wall",
@@ -36,7 +36,8 @@ def benchmark_overlays(
     Args:
         size: edge of the cubic cases.
         num_cases: number of cases.
-        repeats: best-of repeats per timing.
+        repeats: rounds; each timing is the best of its rounds, the compared steps called in turn in each round
+            (:func:`monai_topo.benchmarks.utils.best_times_interleaved`).
         seed: seed of the synthetic data.
         num_workers: threads of ``evaluate_case`` (1: the serial cost).
         clock: ``"wall"`` or ``"cpu"`` (see :func:`monai_topo.benchmarks.utils.best_time`).
@@ -77,22 +78,22 @@ def benchmark_overlays(
                 "errors_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0),
                 "errors_no_loops_s": lambda p=pred, t=target: topological_errors(p > 0, t > 0, loops=False),
             }
-            row.update({name: best_time(fn, repeats, clock) for name, fn in timings.items()})
+            row.update(best_times_interleaved(timings, repeats, clock))
             row["ratio"] = row["overlays_s"] / row["evaluate_s"]
             row.update({column: case_rows[0][column] for column in OVERLAY_COLUMNS.values()})
             rows.append(row)
         evaluate_s = sum(float(r["evaluate_s"]) for r in rows)
         overlays_s = sum(float(r["overlays_s"]) for r in rows)
-        folders = {
-            f"folders_{name}_s": best_time(
-                lambda o=out: evaluate_folders(
+        folders = best_times_interleaved(
+            {
+                f"folders_{name}_s": lambda o=out: evaluate_folders(
                     pred_dir, label_dir, num_workers=num_workers, progress=False, overlays=o
-                ),
-                repeats,
-                clock,
-            )
-            for name, out in (("evaluate", None), ("overlays", overlay_dir))
-        }
+                )
+                for name, out in (("evaluate", None), ("overlays", overlay_dir))
+            },
+            repeats,
+            clock,
+        )
     return {
         "cases": rows,
         "size": size,

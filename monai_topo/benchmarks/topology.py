@@ -72,8 +72,15 @@ def benchmark_persistence(sizes: tuple[int, ...] = (64, 128), repeats: int = 2) 
         negated = -values
         raw = best_time(lambda: cripser.computePH_T(negated, maxdim=2), repeats)
         ours = best_time(lambda: compute_persistence(values), repeats)
-        rows.append({"size": size, "pairs": len(compute_persistence(values)), "cripser_s": raw, "ours_s": ours,
-                     "ratio": ours / raw})
+        rows.append(
+            {
+                "size": size,
+                "pairs": len(compute_persistence(values)),
+                "cripser_s": raw,
+                "ours_s": ours,
+                "ratio": ours / raw,
+            }
+        )
     return rows
 
 

@@ -43,6 +43,7 @@ TOPOLOGICAL_ERROR_CODES: dict[int, str] = {
 }
 _FN_OTHER, _FP_OTHER = 5, 6
 _MAX_EXACT = 16  # whole-mask Betti computations per call, at most
+_SPLIT_EDGES_PER_BATCH = 1 << 21  # copied graph edges per batch of removals (_split_counts)
 
 
 def _flat_offsets(offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -219,7 +220,7 @@ def _split_counts(
     pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * (n_kept + 1) + around.ravel()[keep])
     label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
     # components of the whole graph once; removing a supervoxel only changes its own component, so each removal
-    # is examined on that component's edges alone
+    # is examined on a copy of that component's edges without its own: all copies in one graph
     fp_node = n_kept + 1 + label_of
     n_nodes = n_kept + 1 + n_labels + 1
     whole = coo_matrix((np.ones(len(pairs), np.int8), (kept_of, fp_node)), shape=(n_nodes, n_nodes))
@@ -227,21 +228,44 @@ def _split_counts(
     edge_component = component[kept_of]
     order = np.argsort(edge_component, kind="stable")
     bounds = np.searchsorted(edge_component[order], np.arange(component.max() + 2))
+    removed = n_kept + 1 + np.asarray(which, np.int64)
+    sizes = bounds[component[removed] + 1] - bounds[component[removed]]
     counts = np.zeros(len(which), np.int64)
-    for i, label in enumerate(which):
-        c = component[n_kept + 1 + label]
-        edges = order[bounds[c] : bounds[c + 1]]
-        kept_e, fp_e = kept_of[edges], fp_node[edges]
-        nodes, compact = np.unique(np.concatenate([kept_e, fp_e]), return_inverse=True)
-        compact = compact.reshape(-1)
-        rest = fp_e != n_kept + 1 + label
-        graph = coo_matrix(
-            (np.ones(int(rest.sum()), np.int8), (compact[: len(edges)][rest], compact[len(edges) :][rest])),
-            shape=(len(nodes), len(nodes)),
-        )
-        pieces = connected_components(graph, directed=False)[1]
-        counts[i] = len(np.unique(pieces[compact[: len(edges)][~rest]]))
+    # batches of at most ~2M copied edges (one supervoxel's copy can be larger: it is its own batch)
+    batch = np.cumsum(sizes) // _SPLIT_EDGES_PER_BATCH
+    for b in np.unique(batch):
+        members = np.flatnonzero(batch == b)
+        counts[members] = _removal_pieces(kept_of, fp_node, order, bounds, component, removed[members], n_nodes)
     return counts
+
+
+def _removal_pieces(
+    kept_of: np.ndarray,
+    fp_node: np.ndarray,
+    order: np.ndarray,
+    bounds: np.ndarray,
+    component: np.ndarray,
+    removed: np.ndarray,
+    n_nodes: int,
+) -> np.ndarray:
+    """For each ``removed`` node, the pieces its kept neighbours fall into once it is removed (see
+    :func:`_split_counts`): one graph holding, per removed node, a copy of its component's edges without its own.
+    """
+    start, stop = bounds[component[removed]], bounds[component[removed] + 1]
+    sizes = stop - start
+    copy = np.repeat(np.arange(len(removed)), sizes)
+    edges = order[np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(start, sizes)]
+    kept_e, fp_e = kept_of[edges], fp_node[edges]
+    nodes, compact = np.unique(np.concatenate([copy * n_nodes + kept_e, copy * n_nodes + fp_e]), return_inverse=True)
+    compact = compact.reshape(2, -1)
+    rest = fp_e != removed[copy]
+    graph = coo_matrix(
+        (np.ones(int(rest.sum()), np.int8), (compact[0, rest], compact[1, rest])), shape=(len(nodes),) * 2
+    )
+    pieces = connected_components(graph, directed=False)[1]
+    # per copy, the distinct pieces among the removed node's kept neighbours
+    around = np.unique(copy[~rest] * (len(nodes) + 1) + pieces[compact[0, ~rest]])
+    return np.bincount(around // (len(nodes) + 1), minlength=len(removed)).astype(np.int64)
 
 
 def _padded_background(

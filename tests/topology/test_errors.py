@@ -289,3 +289,18 @@ def test_ill_input(pred, target, error, match):
 def test_ill_connectivity():
     with pytest.raises(ValueError, match="connectivity"):
         topological_errors(np.zeros((4, 4)), np.zeros((4, 4)), connectivity=6)
+
+
+def test_removal_splits_in_small_batches_agree(monkeypatch):
+    """The false positives' removal splits, examined in batches of copied graphs: the batch size changes nothing."""
+    import monai_topo.topology.errors as errors_module
+
+    rng = np.random.default_rng(7)
+    cases = []
+    for _ in range(6):
+        target = rng.random((10, 11, 9)) < 0.5
+        cases.append((target ^ (rng.random(target.shape) < 0.2), target))
+    expected = [topological_errors(pred, target) for pred, target in cases]
+    monkeypatch.setattr(errors_module, "_SPLIT_EDGES_PER_BATCH", 3)
+    for (pred, target), codes in zip(cases, expected):
+        np.testing.assert_array_equal(topological_errors(pred, target), codes)
