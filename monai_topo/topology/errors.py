@@ -199,31 +199,34 @@ def _unpad_index(index: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray
     return np.ravel_multi_index(tuple(c - 1 for c in coords), tuple(s - 2 for s in padded_shape))
 
 
+def _fp_kept_pairs(
+    kept_components: np.ndarray, fp_index: np.ndarray, fp_labels: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct adjacent (false-positive supervoxel, kept component) pairs, from the neighbourhoods of the
+    false-positive voxels (flat, padded ``fp_index`` and their supervoxels ``fp_labels``)."""
+    around = _neighbour_values(kept_components, fp_index, offsets)
+    keep = around.ravel() != 0
+    partner = around.ravel()[keep].astype(np.int64)
+    base = int(partner.max(initial=0)) + 1
+    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * base + partner)
+    return pairs // base, pairs % base
+
+
 def _split_counts(
-    kept_components: np.ndarray,
-    fp_index: np.ndarray,
-    fp_labels: np.ndarray,
-    n_labels: int,
-    which: np.ndarray,
-    offsets: np.ndarray,
+    label_of: np.ndarray, kept_of: np.ndarray, n_kept: int, n_labels: int, which: np.ndarray
 ) -> np.ndarray:
     """Number of prediction pieces left around each false-positive supervoxel in ``which`` once it is removed.
 
     The prediction's components are those of the graph of kept components and false-positive supervoxels (which
-    are never adjacent to each other); the supervoxel's node is removed and the components among its kept
-    neighbours counted (a small graph: one node per kept component and per supervoxel). ``fp_index`` /
-    ``fp_labels``: every false-positive voxel (flat, padded) and its supervoxel.
+    are never adjacent to each other), joined by the adjacent pairs (``label_of[i]``, ``kept_of[i]``); the
+    supervoxel's node is removed and the components among its kept neighbours counted (a small graph: one node
+    per kept component and per supervoxel).
     """
-    around = _neighbour_values(kept_components, fp_index, offsets)
-    n_kept = int(kept_components.max())
-    keep = around.ravel() != 0
-    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * (n_kept + 1) + around.ravel()[keep])
-    label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
     # components of the whole graph once; removing a supervoxel only changes its own component, so each removal
     # is examined on a copy of that component's edges without its own: all copies in one graph
     fp_node = n_kept + 1 + label_of
     n_nodes = n_kept + 1 + n_labels + 1
-    whole = coo_matrix((np.ones(len(pairs), np.int8), (kept_of, fp_node)), shape=(n_nodes, n_nodes))
+    whole = coo_matrix((np.ones(len(label_of), np.int8), (kept_of, fp_node)), shape=(n_nodes, n_nodes))
     component = connected_components(whole, directed=False)[1]
     edge_component = component[kept_of]
     order = np.argsort(edge_component, kind="stable")
@@ -357,7 +360,7 @@ def _loop_codes(
     # touching one kept component leaves b0 as it is (one touching several is checked exactly below)
     is_fn_label = candidates & ~is_fp_label
     fn_voxels = is_fn_label[own]
-    kept_components = sv.kept_labels if is_binary else label_components(sv.kept, conn)[0]
+    kept_components, n_kept = (sv.kept_labels, sv.n_kept) if is_binary else label_components(sv.kept, conn)
     pred_components, of_kept, of_error = _prediction_components(
         pred_p, sv, graph, is_fp_label, is_binary, conn, pred_labelling
     )
@@ -373,11 +376,15 @@ def _loop_codes(
     delta_b0 = np.where(is_fn_label, 1 - partners, 0)
     several = np.flatnonzero(candidates & ~is_fn_label & (partners > 1))
     if several.size:
-        fp_voxel = pred_p.ravel()[sv.error_index]
-        fp_index = sv.error_index[fp_voxel]
-        delta_b0[several] = (
-            _split_counts(kept_components, fp_index, error_label[fp_voxel], n_labels, several, offsets) - 1
-        )
+        if is_binary:  # the kept components of the critical analysis: its adjacency has the pairs
+            fp_pair = ~graph.is_fn_pair
+            label_of, kept_of = graph.err[fp_pair], graph.partner[fp_pair]
+        else:
+            fp_voxel = pred_p.ravel()[sv.error_index]
+            label_of, kept_of = _fp_kept_pairs(
+                kept_components, sv.error_index[fp_voxel], error_label[fp_voxel], offsets
+            )
+        delta_b0[several] = _split_counts(label_of, kept_of, n_kept, n_labels, several) - 1
     exact = candidates.copy()
     delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, ndim), n_labels)
     # b1 - b2 changes by delta_b0 - delta_chi
