@@ -160,13 +160,29 @@ def _cavity_changes(
     fn_check = np.zeros(n_labels + 1, bool)
     fn_check[check] = True
     fn_check &= is_fn_label
-    for label in np.flatnonzero(fn_check):
-        mine = index[own == label]
-        inside, count = np.unique(background.ravel()[mine], return_counts=True)
+    checked = fn_check[own]
+    if not checked.any():
+        return delta_b2, exact
+    # the checked supervoxels' voxels grouped by label, their bounding boxes and the background components they
+    # lie in (with voxel counts), all at once
+    order = np.argsort(own[checked], kind="stable")
+    voxels, voxel_label = index[checked][order], own[checked][order]
+    labels, starts = np.unique(voxel_label, return_index=True)
+    stops = np.append(starts[1:], len(voxels))
+    coords = np.stack(np.unravel_index(voxels, shape), axis=1)
+    low = np.maximum(np.minimum.reduceat(coords, starts, axis=0) - 8, 0)
+    high = np.maximum.reduceat(coords, starts, axis=0) + 9  # (inside the padded array: the voxels are inner ones)
+    member = np.unique(voxel_label.astype(np.int64) * (n_background + 1) + background.ravel()[voxels])
+    member_counts = np.bincount(
+        np.searchsorted(member, voxel_label.astype(np.int64) * (n_background + 1) + background.ravel()[voxels]),
+        minlength=len(member),
+    )
+    member_bounds = np.searchsorted(member // (n_background + 1), np.append(labels, labels[-1] + 1))
+    for j, label in enumerate(labels):
+        inside = member[member_bounds[j] : member_bounds[j + 1]] % (n_background + 1)
+        count = member_counts[member_bounds[j] : member_bounds[j + 1]]
         cavity = bounded[inside]
-        coords = np.unravel_index(mine, shape)
-        # its bounding box plus 8 voxels (inside the padded array: the voxels are inner ones)
-        box = tuple(slice(max(c.min() - 8, 0), c.max() + 9) for c in coords)
+        box = tuple(slice(lo, hi) for lo, hi in zip(low[j], high[j]))
         filled = np.zeros(len(inside), bool)  # whole cavities: none of its voxels on the box's faces, all in mine
         if cavity.any():
             local_background = background[box]
@@ -181,7 +197,7 @@ def _cavity_changes(
             continue
         local = ~pred_p[box] & (labels_p[box] != label)
         local_labels, _ = label_components(local, background_conn)
-        local_index = np.ravel_multi_index(tuple(c - b.start for c, b in zip(coords, box)), local.shape)
+        local_index = np.ravel_multi_index(tuple((coords[starts[j] : stops[j]] - low[j]).T), local.shape)
         neighbours = _neighbour_values(local_labels, local_index, offsets)
         exact[label] = len(np.unique(neighbours[neighbours != 0])) <= 1
     return delta_b2, exact

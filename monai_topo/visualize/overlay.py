@@ -32,6 +32,9 @@ _TARGET_GREY, _PRED_GREY = 0.30, 0.62
 # drawing order: ordinary errors first, the object-level ones last (on top where projections overlap)
 _DRAW_ORDER = (5, 6, 10, 9, 8, 7, 4, 2, 3, 1)
 _ORDINARY = (5, 6)
+_DRAW_RANK = np.zeros(max(TOPOLOGICAL_ERROR_CODES) + 1, np.int64)
+_DRAW_RANK[list(_DRAW_ORDER)] = np.arange(len(_DRAW_ORDER))
+_WIDENED = np.array([code not in _ORDINARY for code in _DRAW_ORDER])
 
 
 def _check_maps(errors: np.ndarray, target: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -116,13 +119,6 @@ def _sparse(errors: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     return np.unravel_index(index, errors.shape), errors.ravel()[index]
 
 
-def _diamond(radius: int) -> np.ndarray:
-    """Offsets ``(k, 2)`` of the pixels within city-block distance ``radius`` (the dilation's reach)."""
-    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    keep = np.abs(rows) + np.abs(cols) <= radius
-    return np.stack([rows[keep], cols[keep]], axis=1)
-
-
 def _projection(
     errors: np.ndarray,
     target: np.ndarray,
@@ -136,22 +132,23 @@ def _projection(
     shown_target, shown_pred = project(target), project(pred)
     panel = np.where(shown_pred, _PRED, np.where(shown_target, _TARGET, _BLACK)).astype(np.uint8)
     coords, codes = sparse
-    pixels = coords if errors.ndim == 2 else tuple(c for a, c in enumerate(coords) if a != axis)
-    around = _diamond(widen) if widen else np.zeros((1, 2), np.int64)
-    for code in _DRAW_ORDER:
-        hit = codes == code
-        if not hit.any():
-            continue
-        rows, cols = pixels[0][hit], pixels[1][hit]
-        if code not in _ORDINARY and widen:  # the dilation, on the (few) distinct pixels of the class
-            seen = np.zeros(panel.size, bool)
-            seen[rows * panel.shape[1] + cols] = True
-            rows, cols = np.divmod(np.flatnonzero(seen), panel.shape[1])
-            rows = (rows[:, None] + around[None, :, 0]).ravel()
-            cols = (cols[:, None] + around[None, :, 1]).ravel()
-            inside = (rows >= 0) & (rows < panel.shape[0]) & (cols >= 0) & (cols < panel.shape[1])
-            rows, cols = rows[inside], cols[inside]
-        panel[rows, cols] = _code_index(code)
+    rows, cols = coords if errors.ndim == 2 else tuple(c for a, c in enumerate(coords) if a != axis)
+    # one plane per class (in drawing order) with the pixels its voxels project to; the non-ordinary ones widened
+    # by `widen` steps of the 4-neighbour cross (binary dilation: a diamond); then painted in drawing order
+    planes = np.zeros((len(_DRAW_ORDER),) + panel.shape, bool)
+    planes[_DRAW_RANK[codes], rows, cols] = True
+    if widen:
+        grown = planes[_WIDENED]
+        for _ in range(widen):
+            step = grown.copy()
+            step[:, 1:] |= grown[:, :-1]
+            step[:, :-1] |= grown[:, 1:]
+            step[:, :, 1:] |= grown[:, :, :-1]
+            step[:, :, :-1] |= grown[:, :, 1:]
+            grown = step
+        planes[_WIDENED] = grown
+    for rank, code in enumerate(_DRAW_ORDER):
+        panel[planes[rank]] = _code_index(code)
     return panel
 
 
