@@ -92,7 +92,7 @@ def _section_overlays(args: argparse.Namespace) -> dict:
 
     result = benchmark_overlays(size=args.overlays_size, clock=args.overlays_clock)
     print(
-        f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 5 interleaved rounds, "
+        f"\n## evaluate --overlays vs evaluate_case ({args.overlays_size}^3 neuron cases, serial, best of 7 interleaved rounds, "
         f"{args.overlays_clock} clock)"
     )
     columns = ["case", "error_fraction", "evaluate_s", "overlays_s", "ratio", "errors_s", "errors_no_loops_s"]

@@ -26,7 +26,7 @@ __all__ = ["benchmark_overlays"]
 def benchmark_overlays(
     size: int = 128,
     num_cases: int = 3,
-    repeats: int = 5,
+    repeats: int = 7,
     seed: int = 0,
     num_workers: int | None = 1,
     clock: str = "wall",

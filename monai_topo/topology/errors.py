@@ -129,14 +129,13 @@ def _cavity_changes(
     bounded[0] = False
     own = labels_p.ravel()[index]
     offsets = neighbour_offsets(pred_p.ndim, background_conn)
-    around = _neighbour_values(background, index, offsets)
     # false positives: their pieces in the background connectivity join the background components they touch;
     # one graph for all supervoxels at once (a node per piece and per (supervoxel, component) pair)
     fp = ~is_fn_label[own]
     piece_of, n_pieces = label_sparse_components(index[fp], own[fp], shape, background_conn)
     owner = np.zeros(n_pieces + 1, np.int64)
     owner[piece_of] = own[fp]
-    touched = around[fp]
+    touched = _neighbour_values(background, index[fp], offsets)
     piece_rep, comp = np.repeat(piece_of, len(offsets))[touched.ravel() != 0], touched.ravel()[touched.ravel() != 0]
     pair, pair_node = np.unique(owner[piece_rep] * (n_background + 1) + comp, return_inverse=True)
     pair_node = pair_node.reshape(-1) + n_pieces + 1
