@@ -5,9 +5,14 @@ on the same synthetic neuron cases (:func:`monai_topo.data.neuron.make_neuron_vo
 has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the SupervoxelLoss benchmark), two ways:
 
 - per case: :func:`monai_topo.cli.evaluate.evaluate_case` against the overlay step of ``--overlays``
-  (:func:`monai_topo.cli.overlays.write_case_overlays`, given the labellings the evaluation made, as the CLI does);
+  (:func:`monai_topo.cli.overlays.write_case_overlays`, given the labellings the evaluation made, as the CLI does:
+  the error map with its class counts, the NIfTI file, compressed on a background thread while the picture is
+  drawn, and the PNG);
 - end to end: :func:`monai_topo.cli.evaluate.evaluate_folders` on the folders of NIfTI files (reading included),
   with and without an overlays folder.
+
+Each timing is the best of several rounds in which the compared steps run in turn
+(:func:`monai_topo.benchmarks.utils.best_times_interleaved`): on a shared machine a slow spell hits both alike.
 """
 
 from __future__ import annotations
