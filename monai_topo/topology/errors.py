@@ -109,7 +109,7 @@ def _cavity_changes(
     is_fn_label: np.ndarray,
     check: np.ndarray,
     background_conn: int,
-    background: np.ndarray,
+    background: _PaddedLabels,
     is_outer: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Change of ``b2`` (enclosed background components) per supervoxel of a 3D prediction, where it is cheap.
@@ -135,7 +135,7 @@ def _cavity_changes(
     piece_of, n_pieces = label_sparse_components(index[fp], own[fp], shape, background_conn)
     owner = np.zeros(n_pieces + 1, np.int64)
     owner[piece_of] = own[fp]
-    touched = _neighbour_values(background, index[fp], offsets)
+    touched = background.take(index[fp][:, None] + _flat_offsets(offsets, shape)[None, :])
     piece_rep, comp = np.repeat(piece_of, len(offsets))[touched.ravel() != 0], touched.ravel()[touched.ravel() != 0]
     pair, pair_node = np.unique(owner[piece_rep] * (n_background + 1) + comp, return_inverse=True)
     pair_node = pair_node.reshape(-1) + n_pieces + 1
@@ -171,11 +171,8 @@ def _cavity_changes(
     coords = np.stack(np.unravel_index(voxels, shape), axis=1)
     low = np.maximum(np.minimum.reduceat(coords, starts, axis=0) - 8, 0)
     high = np.maximum.reduceat(coords, starts, axis=0) + 9  # (inside the padded array: the voxels are inner ones)
-    member = np.unique(voxel_label.astype(np.int64) * (n_background + 1) + background.ravel()[voxels])
-    member_counts = np.bincount(
-        np.searchsorted(member, voxel_label.astype(np.int64) * (n_background + 1) + background.ravel()[voxels]),
-        minlength=len(member),
-    )
+    keys = voxel_label.astype(np.int64) * (n_background + 1) + background.take(voxels)
+    member, member_counts = np.unique(keys, return_counts=True)
     member_bounds = np.searchsorted(member // (n_background + 1), np.append(labels, labels[-1] + 1))
     for j, label in enumerate(labels):
         inside = member[member_bounds[j] : member_bounds[j + 1]] % (n_background + 1)
@@ -286,27 +283,58 @@ def _removal_pieces(
     return np.bincount(around // (len(nodes) + 1), minlength=len(removed)).astype(np.int64)
 
 
+class _PaddedLabels:
+    """A label array as if padded by one voxel of label ``pad`` on every side, without the padded copy.
+
+    ``take`` reads it at flat indices of the padded shape and ``[box]`` cuts a box of it, as ``np.take`` and
+    slicing would read the padded array.
+    """
+
+    def __init__(self, labels: np.ndarray, pad: int | None) -> None:
+        """``pad=None``: ``labels`` is the padded array itself."""
+        self.labels, self.pad = labels, pad
+        self.shape = labels.shape if pad is None else tuple(size + 2 for size in labels.shape)
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        if self.pad is None:
+            return self.labels.ravel()[index]
+        coords = np.unravel_index(index, self.shape)
+        inner = np.ones(np.shape(index), bool)
+        for c, size in zip(coords, self.labels.shape):
+            inner &= (c >= 1) & (c <= size)
+        out = np.full(np.shape(index), self.pad, np.int64)
+        out[inner] = self.labels[tuple(c[inner] - 1 for c in coords)]
+        return out
+
+    def __getitem__(self, box: tuple[slice, ...]) -> np.ndarray:
+        if self.pad is None:
+            return self.labels[box]
+        out = np.full(tuple(b.stop - b.start for b in box), self.pad, np.int64)
+        source = tuple(slice(max(b.start - 1, 0), min(b.stop - 1, size)) for b, size in zip(box, self.labels.shape))
+        target = tuple(slice(s.start + 1 - b.start, s.stop + 1 - b.start) for s, b in zip(source, box))
+        out[target] = self.labels[source]
+        return out
+
+
 def _padded_background(
     pred_p: np.ndarray, background_conn: int, pred_labelling: MaskLabelling | None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[_PaddedLabels, np.ndarray]:
     """Background components of the padded prediction and, per label, whether it reaches the border.
 
     From ``pred_labelling`` (an evaluation's labelling of the unpadded prediction) when given: its background
-    labels, the padding as one more outer label; otherwise the padded prediction's background is labelled.
+    labels, the padding as one more outer label (not copied); otherwise the padded prediction's background is
+    labelled (its padding is then one of its labels).
     """
     if pred_labelling is not None and pred_labelling.background is not None:
         inner_labels, n = pred_labelling.background, pred_labelling.n_background
-        dtype = np.result_type(inner_labels.dtype, np.min_scalar_type(n + 1))
-        background = np.full(pred_p.shape, n + 1, dtype)
-        background[(slice(1, -1),) * pred_p.ndim] = inner_labels
         is_outer = np.zeros(n + 2, bool)
         is_outer[border_labels(inner_labels)] = True
         is_outer[n + 1] = True
-        return background, is_outer
+        return _PaddedLabels(inner_labels, n + 1), is_outer
     background, n = label_components(~pred_p, background_conn)
     is_outer = np.zeros(n + 1, bool)
     is_outer[background.ravel()[0]] = True
-    return background, is_outer
+    return _PaddedLabels(background, None), is_outer
 
 
 def _prediction_components(
