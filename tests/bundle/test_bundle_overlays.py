@@ -16,7 +16,8 @@ from monai.bundle import ConfigParser
 from monai.data import load_decathlon_datalist
 from PIL import Image
 
-from monai_topo.topology import TOPOLOGICAL_ERROR_CODES
+from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, error_component_counts
+from monai_topo.visualize import render_error_overlay
 from tests.bundle.bundle_utils import BUNDLES, TINY_TRAIN, config_file, make_workflow, preserved_root_logging
 
 
@@ -62,4 +63,7 @@ def test_evaluation_writes_the_overlays(bundle, tmp_path):
         pred = np.asarray(nib.load(tmp_path / "eval" / "test" / "predictions" / f"{stem}_seg.nii.gz").dataobj)
         np.testing.assert_array_equal(codes != 0, (pred != 0) != (np.asarray(label.dataobj) != 0))
         picture = Image.open(overlays / f"{stem}_errors.png")
-        assert picture.mode == "RGB" and min(picture.size) > 100
+        assert picture.mode == "P" and min(picture.size) > 100  # a palette PNG: the renderer's colours exactly
+        counts = error_component_counts(codes)
+        rendered, _ = render_error_overlay(codes, np.asarray(label.dataobj), pred, counts=counts, title=stem)
+        np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), rendered)
