@@ -55,15 +55,15 @@ _TEXT_LEVELS = 16  # grey levels of the (anti-aliased) text, indices _TEXT .. _T
 _TEXT = 4 + max(TOPOLOGICAL_ERROR_CODES)
 
 
-def _palette() -> np.ndarray:
-    """``(n, 3)`` uint8 RGB of every palette index."""
+def _palette_floats() -> np.ndarray:
+    """RGB (0-1) of every palette index: the exact colours of :data:`ERROR_COLORS`, the greys, the text levels."""
     colours = [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (_TARGET_GREY,) * 3, (_PRED_GREY,) * 3]
     colours += [ERROR_COLORS[code] for code in sorted(TOPOLOGICAL_ERROR_CODES)]
     colours += [(level / (_TEXT_LEVELS - 1),) * 3 for level in range(_TEXT_LEVELS)]
-    return np.round(np.array(colours) * 255).astype(np.uint8)
+    return np.array(colours)
 
 
-_PALETTE = _palette()
+_PALETTE = np.round(_palette_floats() * 255).astype(np.uint8)  # (n, 3) uint8 RGB of every palette index
 
 
 def _code_index(code: int) -> int:
@@ -100,17 +100,7 @@ def error_projection(
         [0.95, 0.1, 0.1]
     """
     errors, target, pred = _check_maps(errors, target, pred)
-    indexed = _projection(errors, target, pred, _sparse(errors), axis, widen)
-    colours = _palette_floats()
-    return colours[indexed]
-
-
-def _palette_floats() -> np.ndarray:
-    """The palette as floats: the exact colours of :data:`ERROR_COLORS` and the greys (not rounded to bytes)."""
-    colours = [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (_TARGET_GREY,) * 3, (_PRED_GREY,) * 3]
-    colours += [ERROR_COLORS[code] for code in sorted(TOPOLOGICAL_ERROR_CODES)]
-    colours += [(level / (_TEXT_LEVELS - 1),) * 3 for level in range(_TEXT_LEVELS)]
-    return np.array(colours)
+    return _palette_floats()[_projection(errors, target, pred, _sparse(errors), axis, widen)]
 
 
 def _sparse(errors: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
