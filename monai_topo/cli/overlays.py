@@ -13,7 +13,6 @@ spurious, loops and cavities, then the ordinary errors).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -57,12 +56,6 @@ def _combine(maps: Sequence[np.ndarray]) -> np.ndarray:
     ranks = np.stack([rank[m] for m in maps])
     best = np.take_along_axis(np.stack(maps), ranks.argmax(axis=0)[None], axis=0)[0]
     return best.astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=1)
-def _writer() -> ThreadPoolExecutor:
-    """One background thread that writes the NIfTI files (created on first use)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="monai-topo-overlays")
 
 
 def _fortran(errors: np.ndarray) -> np.ndarray:
@@ -138,12 +131,14 @@ def write_case_overlays(
     header.set_slope_inter(1, 0)
     data = _fortran(combined).reshape(combined.shape + (1,) * (len(header.get_data_shape()) - combined.ndim))
     try:
-        # the NIfTI file is compressed (zlib, without the GIL) while the picture is drawn
-        nifti = _writer().submit(nib.save, nib.Nifti1Image(data, affine, header), str(nifti_path))
-        try:
-            save_error_overlay(png_path, combined, target != 0, pred != 0, counts=totals, title=case)
-        finally:
-            nifti.result()
+        # the NIfTI file is compressed (zlib, without the GIL) on a thread of its own while the picture is drawn
+        # (a thread per case, not a pool kept between calls: nothing to go stale in a forked process)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="monai-topo-overlays") as writer:
+            nifti = writer.submit(nib.save, nib.Nifti1Image(data, affine, header), str(nifti_path))
+            try:
+                save_error_overlay(png_path, combined, target != 0, pred != 0, counts=totals, title=case)
+            finally:
+                nifti.result()
     except OSError as e:
         raise ValueError(f"--overlays: cannot write the overlay of case {case} to {folder} ({e})") from e
     return nifti_path, png_path

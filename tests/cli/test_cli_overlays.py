@@ -137,3 +137,41 @@ def test_bad_cases_named_others_complete(tmp_path, caplog):
     ]
     empty = np.asarray(nib.load(str(overlays / "empty_errors.nii.gz")).dataobj)
     assert set(np.unique(empty[_label_3d() > 0])) == {2}  # every tube: a missed object
+
+
+def _overlays_in_child(pred_dir, label_dir, out_dir, queue):
+    from monai_topo.cli.evaluate import evaluate_folders
+
+    rows, failures = evaluate_folders(pred_dir, label_dir, num_workers=1, progress=False, overlays=out_dir)
+    queue.put((len(rows), len(failures)))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_overlays_in_a_forked_process_after_the_parent(tmp_path):
+    """The NIfTI writer thread is the case's own: a process forked after the parent wrote overlays writes its own."""
+    import multiprocessing
+
+    from monai_topo.cli.evaluate import evaluate_folders
+
+    pred, label = tmp_path / "pred", tmp_path / "label"
+    save_nifti(pred / "tubes.nii.gz", _pred_3d(), AFFINE)
+    save_nifti(label / "tubes.nii.gz", _label_3d(), AFFINE)
+    for folder in ("parent", "child"):
+        (tmp_path / folder).mkdir()
+    rows, failures = evaluate_folders(pred, label, num_workers=1, progress=False, overlays=tmp_path / "parent")
+    assert len(rows) == 1 and not failures
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_overlays_in_child, args=(pred, label, tmp_path / "child", queue))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.terminate()
+    assert child.exitcode == 0, "the forked evaluation did not finish"
+    assert queue.get(timeout=5) == (1, 0)
+    parent, child_dir = tmp_path / "parent", tmp_path / "child"
+    assert (parent / "tubes_errors.png").read_bytes() == (child_dir / "tubes_errors.png").read_bytes()
+    np.testing.assert_array_equal(
+        np.asarray(nib.load(parent / "tubes_errors.nii.gz").dataobj),
+        np.asarray(nib.load(child_dir / "tubes_errors.nii.gz").dataobj),
+    )
