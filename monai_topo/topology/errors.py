@@ -520,8 +520,10 @@ def topological_errors(
         instance_labels: how to read ``target``, as in :func:`critical_components`.
         loops: also look for loop and cavity errors (codes 7-10); ``False`` leaves those supervoxels 5 / 6.
         pred_labelling: :func:`monai_topo.topology.label_mask` of ``pred`` with the same connectivity, when the
-            caller has it (e.g. from the Betti numbers of an evaluation): its components are not labelled again.
-        target_labelling: the same for a binary ``target`` (its components are the objects).
+            caller has it (e.g. from the Betti numbers of an evaluation): its background components (and, for an
+            instance target, its components) are not labelled again.
+        target_labelling: the same for a binary ``target``: its mask is read instead of ``target`` (a binary
+            target's objects come from the critical analysis's graph and are never labelled).
         return_counts: also return :func:`error_component_counts` of the map (with a binary target, counted from
             the supervoxels: only those of the loop and cavity classes, the only ones where a false negative and
             a false positive of the same class can touch, are labelled again).
