@@ -20,13 +20,7 @@ def best_time(fn: Callable[[], object], repeats: int = 3, clock: str | Callable[
         >>> best_time(lambda: sum(range(1000)), repeats=2) >= 0.0
         True
     """
-    timer = CLOCKS[clock] if isinstance(clock, str) else clock
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = timer()
-        fn()
-        best = min(best, timer() - start)
-    return best
+    return best_times_interleaved({"fn": fn}, repeats, clock)["fn"]
 
 
 def best_times_interleaved(

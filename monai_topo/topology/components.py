@@ -19,7 +19,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from monai_topo.topology.connectivity import neighbour_offsets
+from monai_topo.topology.connectivity import flat_offsets, neighbour_offsets
 
 __all__ = ["label_components", "label_sparse_components"]
 
@@ -90,8 +90,7 @@ def label_sparse_components(
     padded_shape = tuple(s + 2 for s in shape)
     coords = np.unravel_index(index, shape)
     padded = np.ravel_multi_index(tuple(c + 1 for c in coords), padded_shape)
-    strides = np.cumprod((1,) + padded_shape[:0:-1])[::-1].astype(np.int64)
-    neighbour = padded[:, None] + (offsets @ strides)[None, :]
+    neighbour = padded[:, None] + flat_offsets(offsets, padded_shape)[None, :]
     at = np.minimum(np.searchsorted(padded, neighbour), len(padded) - 1)
     linked = (padded[at] == neighbour) & (values[at] == values[:, None])
     rows = np.broadcast_to(np.arange(len(index))[:, None], neighbour.shape)[linked]

@@ -21,6 +21,7 @@ from monai_topo.topology.validation import CONNECTIVITIES, check_connectivity
 __all__ = [
     "Connectivity",
     "background_connectivity",
+    "flat_offsets",
     "foreground_connectivity",
     "neighbour_offsets",
     "resolve_connectivity",
@@ -74,6 +75,17 @@ def background_connectivity(connectivity: Connectivity, ndim: int) -> int:
     """
     construction = resolve_connectivity(connectivity, ndim)
     return (_V_FOREGROUND if construction == "T" else _T_FOREGROUND)[ndim]
+
+
+def flat_offsets(offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Offsets ``(n, ndim)`` (e.g. :func:`neighbour_offsets`) as steps between C-order flat indices of ``shape``.
+
+    Example:
+        >>> flat_offsets(np.array([[0, 1], [1, 0], [-1, -1]]), (4, 5)).tolist()
+        [1, 5, -6]
+    """
+    strides = np.cumprod((1,) + tuple(shape)[:0:-1])[::-1].astype(np.int64)
+    return np.asarray(offsets, np.int64) @ strides
 
 
 def neighbour_offsets(ndim: int, connectivity: int) -> np.ndarray:

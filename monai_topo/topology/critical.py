@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from monai_topo.topology.components import label_components
-from monai_topo.topology.connectivity import Connectivity, foreground_connectivity, neighbour_offsets
+from monai_topo.topology.connectivity import Connectivity, flat_offsets, foreground_connectivity, neighbour_offsets
 from monai_topo.topology.validation import check_binary_mask, check_image, renamed_arguments
 
 __all__ = ["CriticalSupervoxels", "critical_components", "critical_supervoxels", "target_objects"]
@@ -351,8 +351,7 @@ def _supervoxels(
 
 def _adjacency(sv: _Supervoxels, pred: np.ndarray, conn: int, is_binary: bool) -> _Adjacency:
     """Adjacent (error, kept) pairs, the owner object of every kept component, and each error's value."""
-    strides = np.cumprod((1,) + pred.shape[:0:-1])[::-1]
-    offsets = neighbour_offsets(pred.ndim, conn) @ strides.astype(np.int64)
+    offsets = flat_offsets(neighbour_offsets(pred.ndim, conn), pred.shape)
     # the kept voxels are only listed when they are the smaller set (np.flatnonzero on the bool mask: fast)
     from_kept = int(np.count_nonzero(sv.kept)) < len(sv.error_index)
     kept_index = np.flatnonzero(sv.kept) if from_kept else np.zeros(0, np.int64)

@@ -19,11 +19,12 @@ from monai_topo.topology.components import label_components, label_sparse_compon
 from monai_topo.topology.connectivity import (
     Connectivity,
     background_connectivity,
+    flat_offsets,
     foreground_connectivity,
     neighbour_offsets,
     resolve_connectivity,
 )
-from monai_topo.topology.critical import _Adjacency, _critical_analysis, _pad, _Supervoxels
+from monai_topo.topology.critical import _adjacent_pairs, _Adjacency, _critical_analysis, _pad, _Supervoxels
 from monai_topo.topology.labelling import MaskLabelling, border_labels
 
 __all__ = ["TOPOLOGICAL_ERROR_CODES", "error_component_counts", "topological_errors"]
@@ -46,14 +47,9 @@ _MAX_EXACT = 16  # whole-mask Betti computations per call, at most
 _SPLIT_EDGES_PER_BATCH = 1 << 21  # copied graph edges per batch of removals (_split_counts)
 
 
-def _flat_offsets(offsets: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    strides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
-    return offsets @ strides
-
-
 def _neighbour_values(padded: np.ndarray, index: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """``(len(index), len(offsets))`` values of ``padded`` (flat) at the neighbours of the flat ``index``."""
-    return np.take(padded.ravel(), index[:, None] + _flat_offsets(offsets, padded.shape)[None, :])
+    return np.take(padded.ravel(), index[:, None] + flat_offsets(offsets, padded.shape)[None, :])
 
 
 def _distinct_per_label(labels: np.ndarray, partners: np.ndarray, n_labels: int) -> np.ndarray:
@@ -80,7 +76,7 @@ def _euler_change(
     is_fn = ~flat_pred[index]
     # the 3**ndim voxels around each voxel, gathered once: before and after the correction, and which are its own
     neighbourhood = np.array(list(itertools.product((-1, 0, 1), repeat=ndim)), np.int64)
-    flat = _flat_offsets(neighbourhood, shape)
+    flat = flat_offsets(neighbourhood, shape)
     around = index[:, None] + flat[None, :]
     old = flat_pred[around]
     same = flat_labels[around] == own[:, None]
@@ -135,7 +131,7 @@ def _cavity_changes(
     piece_of, n_pieces = label_sparse_components(index[fp], own[fp], shape, background_conn)
     owner = np.zeros(n_pieces + 1, np.int64)
     owner[piece_of] = own[fp]
-    touched = background.take(index[fp][:, None] + _flat_offsets(offsets, shape)[None, :])
+    touched = background.take(index[fp][:, None] + flat_offsets(offsets, shape)[None, :])
     piece_rep, comp = np.repeat(piece_of, len(offsets))[touched.ravel() != 0], touched.ravel()[touched.ravel() != 0]
     pair, pair_node = np.unique(owner[piece_rep] * (n_background + 1) + comp, return_inverse=True)
     pair_node = pair_node.reshape(-1) + n_pieces + 1
@@ -209,19 +205,6 @@ def _unpad_index(index: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray
     """Flat indices of inner voxels of a padded array mapped to the unpadded array (inverse of :func:`_pad_index`)."""
     coords = np.unravel_index(index, padded_shape)
     return np.ravel_multi_index(tuple(c - 1 for c in coords), tuple(s - 2 for s in padded_shape))
-
-
-def _fp_kept_pairs(
-    kept_components: np.ndarray, fp_index: np.ndarray, fp_labels: np.ndarray, offsets: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct adjacent (false-positive supervoxel, kept component) pairs, from the neighbourhoods of the
-    false-positive voxels (flat, padded ``fp_index`` and their supervoxels ``fp_labels``)."""
-    around = _neighbour_values(kept_components, fp_index, offsets)
-    keep = around.ravel() != 0
-    partner = around.ravel()[keep].astype(np.int64)
-    base = int(partner.max(initial=0)) + 1
-    pairs = np.unique(np.repeat(fp_labels, len(offsets))[keep].astype(np.int64) * base + partner)
-    return pairs // base, pairs % base
 
 
 def _split_counts(
@@ -376,13 +359,15 @@ def _loop_codes(
     graph: _Adjacency,
     code_of: np.ndarray,
     is_fp_label: np.ndarray,
+    error_label: np.ndarray,
     is_binary: bool,
     connectivity: Connectivity,
     pred_labelling: MaskLabelling | None,
 ) -> None:
     """Give codes 7-10 to the non-critical error supervoxels whose correction changes ``b1`` or ``b2``.
 
-    Works on the padded arrays of the critical analysis. ``b1 = b0 + b2 - chi``: the changes of ``b0``
+    Works on the padded arrays of the critical analysis (``error_label``: the supervoxel of each error voxel of
+    ``sv.error_index``). ``b1 = b0 + b2 - chi``: the changes of ``b0``
     (adjacency) and ``chi`` (the cells around each supervoxel) are found for all supervoxels at once, the change
     of ``b2`` where it is cheap (:func:`_cavity_changes`); the rest get exact Betti numbers of the corrected mask.
     """
@@ -394,11 +379,10 @@ def _loop_codes(
     if not candidates.any():
         return
     labels_p = sv.error_labels
-    error_label = labels_p.ravel()[sv.error_index]
     index = sv.error_index[candidates[error_label]]  # the candidates' voxels (flat, padded), read sparsely
     own = labels_p.ravel()[index]
     offsets = neighbour_offsets(ndim, conn)
-    flat = _flat_offsets(offsets, pred_p.shape)
+    flat = flat_offsets(offsets, pred_p.shape)
     # change of b0 from adjacency: a false negative joins the prediction components it touches; a false positive
     # touching one kept component leaves b0 as it is (one touching several is checked exactly below)
     is_fn_label = candidates & ~is_fp_label
@@ -423,10 +407,13 @@ def _loop_codes(
             fp_pair = ~graph.is_fn_pair
             label_of, kept_of = graph.err[fp_pair], graph.partner[fp_pair]
         else:
-            fp_voxel = pred_p.ravel()[sv.error_index]
-            label_of, kept_of = _fp_kept_pairs(
-                kept_components, sv.error_index[fp_voxel], error_label[fp_voxel], offsets
+            fp_index = sv.error_index[pred_p.ravel()[sv.error_index]]
+            kept_flat = kept_components.ravel()
+            fp_of, kept_of, _, _ = _adjacent_pairs(
+                fp_index, fp_index[:0], labels_p.ravel(), labels_p.ravel(), kept_flat, kept_flat, flat, False
             )
+            pairs = np.unique(fp_of * (n_kept + 1) + kept_of)
+            label_of, kept_of = pairs // (n_kept + 1), pairs % (n_kept + 1)
         delta_b0[several] = _split_counts(label_of, kept_of, n_kept, n_labels, several) - 1
     exact = candidates.copy()
     delta_chi = _euler_change(pred_p, labels_p, index, resolve_connectivity(connectivity, ndim), n_labels)
@@ -570,7 +557,7 @@ def topological_errors(
     touches_any = graph.value_of != 0
     code_of[critical] = np.where(is_fp_label, np.where(touches_any, 3, 4), np.where(touches_own, 1, 2))[critical]
     if loops:
-        _loop_codes(pred_p, sv, graph, code_of, is_fp_label, is_binary, connectivity, pred_labelling)
+        _loop_codes(pred_p, sv, graph, code_of, is_fp_label, error_label, is_binary, connectivity, pred_labelling)
     out = np.zeros(np.shape(pred), np.uint8)
     out.ravel()[_unpad_index(sv.error_index, pred_p.shape)] = code_of[error_label]
     if not return_counts:
@@ -598,7 +585,7 @@ def _supervoxel_class_counts(
         labels, n = label_sparse_components(index[mixed], codes, shape, conn)
         class_of = np.zeros(n + 1, np.uint8)
         class_of[labels] = codes
-        per_class[list(mixed_classes)] = np.bincount(class_of[1:], minlength=11)[list(mixed_classes)]
+        per_class[list(mixed_classes)] = np.bincount(class_of[1:], minlength=len(per_class))[list(mixed_classes)]
     return {code: int(per_class[code]) for code in TOPOLOGICAL_ERROR_CODES}
 
 
