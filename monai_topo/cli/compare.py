@@ -82,10 +82,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="train a bundle under several loss configurations x seeds, compare on a held-out test split",
         description=(
             "Train one bundle under each loss configuration and seed with the same budget and data, evaluate every "
-            "run's best-validation checkpoint on the datalist's test split (never trained or selected on), and "
+            "run's final weights (--checkpoint) on the datalist's test split (never trained or selected on), and "
             "write per-case metrics, mean and 95%% CI per configuration, the paired per-case difference to the "
             "first configuration (bootstrap over seeds and cases) and a plot. Finished runs are skipped when the "
-            "command is run again. Presets: " + presets.replace("%", "%%")
+            "command is run again with the same settings. NAME+post adds the bundle's post-processing to preset "
+            "NAME (e.g. dicece+post), its min_size chosen on the validation split. Presets: "
+            + presets.replace("%", "%%")
         ),
     )
     parser.add_argument("--bundle", default="neuron", help="neuron, placenta, or a bundle folder (default: neuron)")

@@ -20,11 +20,19 @@ unless said):
   epoch (no warm-up, as the clDice paper trains).
 - ``skeleton-recall``: :class:`~monai_topo.losses.SkeletonRecallLoss`, from the first epoch (as the paper trains).
 
+**Post-processing** is part of a configuration. Every preset above evaluates the network's raw prediction, except
+``bundle``, which applies the post-processing the bundle ships (its ``postprocess`` key). ``NAME+post`` (e.g.
+``dicece+post``, ``bundle+post``) is preset ``NAME`` with the bundle's post-processing
+(:class:`~monai_topo.transforms.TopologyPostprocess`), its ``min_size`` chosen on each run's **validation** split
+(``"auto"``, see :func:`~monai_topo.experiments.choose_min_size`); a bundle that ships none gets
+``{"min_size": "auto"}``. Configurations that differ only in post-processing share their training runs.
+
 A configuration file (JSON or YAML) maps names to a preset name or to ``{"preset": ..., "overrides": {...},
-"description": ...}`` (both keys optional)::
+"postprocess": {...}, "description": ...}`` (all keys optional)::
 
     {
       "dicece": "dicece",
+      "dicece-small": {"preset": "dicece", "postprocess": {"min_size": 16}},
       "supervoxel-l5": {"preset": "supervoxel", "overrides": {"lambda_topology": 5}},
       "mine": {"overrides": {"loss#topology_loss": {"_target_": "my_package.MyLoss"}}}
     }
@@ -40,7 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRESETS", "Configuration", "load_configurations", "resolve_configurations"]
+from monai_topo.transforms import check_postprocess_options
+
+__all__ = ["POST_SUFFIX", "PRESETS", "Configuration", "load_configurations", "resolve_configurations"]
+
+#: the suffix that adds the bundle's post-processing (``min_size`` chosen on validation) to a preset
+POST_SUFFIX = "+post"
+#: ``Configuration.postprocess`` value of ``NAME+post``: the bundle's post-processing with ``min_size="auto"``
+AUTO = "auto"
 
 # the two bundles' topological term sees softmax logits of two classes and class-label targets
 _TERM_VOCABULARY = {"include_background": False, "to_onehot_y": True, "softmax": True}
@@ -56,28 +71,44 @@ class Configuration:
     """One loss configuration of a comparison.
 
     Attributes:
-        name: a short name (letters, digits, ``-``, ``_``, ``.``), used for folders and tables.
-        overrides: bundle config overrides, e.g. ``{"lambda_topology": 0}``.
+        name: a short name (letters, digits, ``-``, ``_``, ``.``, ``+``), used for folders and tables.
+        overrides: bundle config overrides of the training, e.g. ``{"lambda_topology": 0}``.
         description: one line for the report.
+        postprocess: post-processing of the predictions before they are scored: ``{}`` none (the default),
+            options of :class:`~monai_topo.transforms.TopologyPostprocess` (``min_size`` may be ``"auto"``: chosen
+            on the validation split), ``None`` as the bundle ships it (its ``postprocess`` key), or ``"auto"``
+            (``NAME+post``): the bundle's options with ``min_size`` chosen on the validation split.
     """
 
     name: str
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    postprocess: dict[str, Any] | str | None = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name) or self.name.startswith("."):
+        if not self.name or not all(c.isalnum() or c in "-_.+" for c in self.name) or self.name.startswith("."):
             raise ValueError(
-                f"configuration name {self.name!r} must be non-empty and use only letters, digits, '-', '_' or '.'"
+                f"configuration name {self.name!r} must be non-empty and use only letters, digits, '-', '_', '.' "
+                "or '+'"
             )
         if not isinstance(self.overrides, Mapping):
             raise TypeError(f"overrides of {self.name!r} must be a mapping, got {type(self.overrides).__name__}.")
+        if self.postprocess is not None and self.postprocess != AUTO:
+            try:
+                check_postprocess_options(self.postprocess)  # type: ignore[arg-type]
+            except ValueError as err:
+                raise ValueError(f"configuration {self.name!r}: {err}") from None
+        if "postprocess" in self.overrides:
+            raise ValueError(
+                f"configuration {self.name!r}: give post-processing as the configuration's 'postprocess' entry, not "
+                "as a bundle override (it is applied when the predictions are scored)."
+            )
 
 
 PRESETS: dict[str, Configuration] = {
     c.name: c
     for c in (
-        Configuration("bundle", {}, "the bundle as shipped"),
+        Configuration("bundle", {}, "the bundle as shipped (with its post-processing)", postprocess=None),
         Configuration("dicece", {"lambda_topology": 0}, "base loss only (topological term off)"),
         Configuration(
             "supervoxel",
@@ -118,33 +149,46 @@ PRESETS: dict[str, Configuration] = {
 }
 
 
+def _preset(name: str, spec: str, source: str) -> Configuration:
+    """Preset ``spec`` (``NAME`` or ``NAME+post``) under the configuration name ``name``."""
+    base = spec.removesuffix(POST_SUFFIX)
+    if base not in PRESETS:
+        raise ValueError(f"{source}: configuration {name!r} names an unknown preset {spec!r}; {_known()}.")
+    preset = PRESETS[base]
+    if spec.endswith(POST_SUFFIX):
+        description = f"{preset.description}; + the bundle's post-processing, min_size chosen on validation"
+        return Configuration(name, copy.deepcopy(preset.overrides), description, postprocess=AUTO)
+    return Configuration(name, copy.deepcopy(preset.overrides), preset.description, copy.deepcopy(preset.postprocess))
+
+
 def _from_spec(name: str, spec: Any, source: str) -> Configuration:
     if isinstance(spec, str):
-        if spec not in PRESETS:
-            raise ValueError(f"{source}: configuration {name!r} names an unknown preset {spec!r}; {_known()}.")
-        return Configuration(name, copy.deepcopy(PRESETS[spec].overrides), PRESETS[spec].description)
+        return _preset(name, spec, source)
     if not isinstance(spec, Mapping):
         raise ValueError(f"{source}: configuration {name!r} must be a preset name or a mapping, got {spec!r}.")
-    unknown = set(spec) - {"preset", "overrides", "description"}
+    unknown = set(spec) - {"preset", "overrides", "description", "postprocess"}
     if unknown:
         raise ValueError(
             f"{source}: configuration {name!r} has unknown keys {sorted(unknown)} "
-            "(allowed: 'preset', 'overrides', 'description')."
+            "(allowed: 'preset', 'overrides', 'postprocess', 'description')."
         )
     overrides: dict[str, Any] = {}
     description = ""
+    postprocess: dict[str, Any] | str | None = {}
     if "preset" in spec:
         base = _from_spec(name, spec["preset"], source)
-        overrides, description = base.overrides, base.description
+        overrides, description, postprocess = base.overrides, base.description, base.postprocess
+    if "postprocess" in spec:
+        postprocess = copy.deepcopy(spec["postprocess"])
     extra = spec.get("overrides", {})
     if not isinstance(extra, Mapping):
         raise ValueError(f"{source}: 'overrides' of {name!r} must be a mapping of bundle keys to values.")
     overrides.update(copy.deepcopy(dict(extra)))
-    return Configuration(name, overrides, str(spec.get("description", description or "custom")))
+    return Configuration(name, overrides, str(spec.get("description", description or "custom")), postprocess)
 
 
 def _known() -> str:
-    return "known presets: " + ", ".join(PRESETS)
+    return "known presets: " + ", ".join(PRESETS) + f" (each also as NAME{POST_SUFFIX})"
 
 
 def load_configurations(path: str | os.PathLike) -> list[Configuration]:
@@ -199,13 +243,15 @@ def resolve_configurations(
     Example:
         >>> [c.name for c in resolve_configurations(["dicece", "supervoxel"])]
         ['dicece', 'supervoxel']
+        >>> [(c.name, c.postprocess) for c in resolve_configurations(["dicece", "dicece+post", "bundle"])]
+        [('dicece', {}), ('dicece+post', 'auto'), ('bundle', None)]
     """
     configurations: list[Configuration] = []
     for item in names:
         if isinstance(item, Configuration):
             configurations.append(item)
-        elif item in PRESETS:
-            configurations.append(_from_spec(item, item, "presets"))
+        elif isinstance(item, str) and item.removesuffix(POST_SUFFIX) in PRESETS:
+            configurations.append(_preset(item, item, "presets"))
         else:
             raise ValueError(f"unknown configuration {item!r}; {_known()} (or give a --config-file).")
     if config_file is not None:
