@@ -71,8 +71,19 @@ class TopologyAwareLoss(_Loss):
     ``(B, C, 1, 1, 1)``, or with ``SupervoxelLoss``'s ``(B, C, H, W, D)`` voxel map); anything else is a
     ``ValueError`` naming both shapes, never a silent outer broadcast.
 
-    After each call, :attr:`last_terms` holds ``{"base", "topology", "total"}`` as floats (means, for
-    non-scalar terms) and ``"active"`` (bool), for logging.
+    **Switching the term on gently.** A term that is strong on a network trained without it can take over the
+    objective in a few steps. Two options bound that:
+
+    - ``ramp``: after the warm-up, the weight rises linearly from ``lambda_topology / ramp`` to ``lambda_topology``
+      over ``ramp`` iterations / epochs (``warmup_unit``) instead of stepping from 0 to full weight.
+    - ``max_ratio``: the weighted term never exceeds ``max_ratio`` times the base term. When
+      ``weight * topology > max_ratio * base`` (values of this call), the term is scaled down to that bound, value
+      and gradient alike (the scale is a constant of the call, not differentiated). ``None``: no bound.
+
+    :attr:`current_weight` is the weight the next call uses (0 during the warm-up).
+
+    After each call, :attr:`last_terms` holds ``{"base", "topology", "total", "weight"}`` as floats (means, for
+    non-scalar terms; ``weight`` is the weight after the ``max_ratio`` bound) and ``"active"`` (bool), for logging.
 
     Example:
         >>> from monai.losses import DiceCELoss
@@ -93,6 +104,8 @@ class TopologyAwareLoss(_Loss):
         warmup: int = 0,
         warmup_unit: str = "iterations",
         reduction: LossReduction | str = LossReduction.MEAN,
+        ramp: int = 0,
+        max_ratio: float | None = None,
     ) -> None:
         """
         Args:
@@ -105,10 +118,14 @@ class TopologyAwareLoss(_Loss):
             reduction: applied to each term before they are added: ``"mean"`` (default) or ``"sum"`` reduce a
                 non-scalar term, ``"none"`` adds the terms as returned (same number of dimensions, broadcastable;
                 see the class docstring).
+            ramp: iterations / epochs over which the weight rises linearly to ``lambda_topology`` after the
+                warm-up (``0``: full weight at once).
+            max_ratio: bound of the weighted term relative to the base term (> 0), or ``None`` for no bound.
 
         Raises:
             TypeError: when a loss is not callable.
-            ValueError: for a negative weight or warm-up, or an unknown ``warmup_unit``.
+            ValueError: for a negative weight, warm-up or ramp, a ``max_ratio`` that is not positive, or an unknown
+                ``warmup_unit``.
         """
         super().__init__(reduction=LossReduction(reduction).value)
         for name, fn in (("base_loss", base_loss), ("topology_loss", topology_loss)):
@@ -120,11 +137,17 @@ class TopologyAwareLoss(_Loss):
             raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}.")
         if warmup_unit not in _UNITS:
             raise ValueError(f"warmup_unit must be one of {_UNITS}, got {warmup_unit!r}.")
+        if isinstance(ramp, bool) or int(ramp) != ramp or ramp < 0:
+            raise ValueError(f"ramp must be a non-negative integer, got {ramp!r}.")
+        if max_ratio is not None and not float(max_ratio) > 0.0:
+            raise ValueError(f"max_ratio must be > 0 or None, got {max_ratio!r}.")
         self.base_loss = base_loss
         self.topology_loss = topology_loss
         self.lambda_topology = float(lambda_topology)
         self.warmup = int(warmup)
         self.warmup_unit = warmup_unit
+        self.ramp = int(ramp)
+        self.max_ratio = None if max_ratio is None else float(max_ratio)
         self.iteration = 0  # completed training iterations
         self.epoch = 0  # completed epochs
         self._attached = False
@@ -138,6 +161,16 @@ class TopologyAwareLoss(_Loss):
         """Whether the next call computes the topological term."""
         done = self.iteration if self.warmup_unit == "iterations" else self.epoch
         return done >= self.warmup
+
+    @property
+    def current_weight(self) -> float:
+        """The weight of the term in the next call: 0 during the warm-up, then the ramp to ``lambda_topology``."""
+        if not self.topology_active:
+            return 0.0
+        if self.ramp == 0:
+            return self.lambda_topology
+        done = self.iteration if self.warmup_unit == "iterations" else self.epoch
+        return self.lambda_topology * min(1.0, (done - self.warmup + 1) / self.ramp)
 
     def set_epoch(self, epoch: int) -> None:
         """Set the number of completed epochs (for ``warmup_unit="epochs"`` without ignite)."""
@@ -212,7 +245,8 @@ class TopologyAwareLoss(_Loss):
             target: the label, passed unchanged to both losses (not to a ``requires_target = False`` term).
 
         Returns:
-            ``base + lambda_topology * topology`` (just ``base`` during the warm-up).
+            ``base + weight * topology`` (just ``base`` during the warm-up; ``weight`` is ``lambda_topology``
+            after the ramp, and lower where ``max_ratio`` bounds it).
 
         Raises:
             TypeError / ValueError: for inputs no monai_topo loss accepts (see the class docstring), even during the
@@ -229,7 +263,8 @@ class TopologyAwareLoss(_Loss):
                 stacklevel=2,
             )
             self._epoch_source = True  # warn once
-        active = self.topology_active and self.lambda_topology > 0.0
+        weight = self.current_weight
+        active = weight > 0.0
         if not active and not self._topology_inputs_checked:
             check_inputs = getattr(self.topology_loss, "check_inputs", None)
             if callable(check_inputs):
@@ -242,21 +277,28 @@ class TopologyAwareLoss(_Loss):
             else:
                 topology = self._reduce(self.topology_loss(input))
             self._check_shapes(base, topology)
-            total = base + self.lambda_topology * topology
+            if self.max_ratio is not None:
+                with torch.no_grad():
+                    size = float((weight * topology.detach().float()).abs().mean())
+                    bound = self.max_ratio * float(base.detach().float().abs().mean())
+                if size > bound:
+                    weight = weight * bound / size
+            total = base + weight * topology
         else:
-            topology, total = None, base
+            topology, total, weight = None, base, 0.0
         if self.training and torch.is_grad_enabled() and not self._attached:
             self.iteration += 1
         self.last_terms = {
             "base": float(base.detach().float().mean()),
             "topology": float(topology.detach().float().mean()) if topology is not None else 0.0,
             "total": float(total.detach().float().mean()),
+            "weight": float(weight),
             "active": active,
         }
         return total
 
     def extra_repr(self) -> str:
         return (
-            f"lambda_topology={self.lambda_topology}, warmup={self.warmup} {self.warmup_unit}, "
-            f"iteration={self.iteration}, epoch={self.epoch}"
+            f"lambda_topology={self.lambda_topology}, warmup={self.warmup} {self.warmup_unit}, ramp={self.ramp}, "
+            f"max_ratio={self.max_ratio}, iteration={self.iteration}, epoch={self.epoch}"
         )

@@ -253,3 +253,53 @@ def test_onehot_labels_through_a_compound_base_loss():
     assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
     with pytest.raises(ValueError, match="class labels"):
         loss(logits, labels + 3)
+
+
+def test_ramp_rises_linearly_after_the_warmup():
+    pred, target = _inputs()
+    loss = TopologyAwareLoss(torch.nn.MSELoss(), CountingLoss(), lambda_topology=2.0, warmup=2, ramp=4)
+    weights = []
+    for _ in range(8):
+        weights.append(loss.current_weight)
+        total = loss(pred, target)
+        mse = torch.nn.functional.mse_loss(pred, target)
+        l1 = (pred - target).abs().mean()
+        np.testing.assert_allclose(total.item(), (mse + weights[-1] * l1).item(), rtol=1e-6)
+        assert loss.last_terms["weight"] == pytest.approx(weights[-1])
+    assert weights == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+
+
+def test_ramp_in_epochs():
+    loss = TopologyAwareLoss(torch.nn.MSELoss(), CountingLoss(), lambda_topology=1.0, warmup=1, warmup_unit="epochs",
+                             ramp=2)  # fmt: skip
+    expected = {0: 0.0, 1: 0.5, 2: 1.0, 5: 1.0}
+    for epoch, weight in expected.items():
+        loss.set_epoch(epoch)
+        assert loss.current_weight == pytest.approx(weight)
+
+
+def test_max_ratio_bounds_value_and_gradient():
+    pred, target = _inputs()
+    topo = CountingLoss()
+    loss = TopologyAwareLoss(torch.nn.MSELoss(), topo, lambda_topology=100.0, max_ratio=0.5)
+    total = loss(pred, target)
+    mse = torch.nn.functional.mse_loss(pred, target)
+    np.testing.assert_allclose(total.item(), 1.5 * mse.item(), rtol=1e-6)  # the term is bounded to half the base
+    assert loss.last_terms["weight"] < 100.0
+    total.backward()
+    grad = pred.grad.clone()
+    pred.grad = None
+    scale = loss.last_terms["weight"]
+    reference = torch.nn.functional.mse_loss(pred, target) + scale * (pred - target).abs().mean()
+    reference.backward()
+    torch.testing.assert_close(grad, pred.grad)
+    # below the bound nothing changes
+    small = TopologyAwareLoss(torch.nn.MSELoss(), CountingLoss(), lambda_topology=1e-3, max_ratio=0.5)
+    assert small(pred, target).item() == pytest.approx((mse + 1e-3 * (pred - target).abs().mean()).item(), rel=1e-6)
+    assert small.last_terms["weight"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("params", [{"ramp": -1}, {"ramp": 1.5}, {"max_ratio": 0}, {"max_ratio": -2.0}])
+def test_bad_ramp_and_ratio(params):
+    with pytest.raises(ValueError):
+        TopologyAwareLoss(torch.nn.MSELoss(), CountingLoss(), **params)
