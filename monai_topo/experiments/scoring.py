@@ -157,10 +157,14 @@ def choose_min_size(
     options: Mapping[str, Any] | None = None,
     candidates: Sequence[int] = MIN_SIZE_CANDIDATES,
     connectivity: int | None = None,
+    max_dice_loss: float = 0.01,
 ) -> tuple[int, list[dict[str, float]]]:
-    """Choose ``min_size`` on a **validation** split: fewest topological errors, then best Dice, then the smallest.
+    """Choose ``min_size`` on a **validation** split: fewest topological errors at (almost) no Dice cost.
 
     The topological errors of a case are its summed Betti error plus splits plus merges, averaged over the cases.
+    Among the candidates whose mean Dice is at most ``max_dice_loss`` below the Dice without post-processing
+    (removing real pieces of a broken structure also removes splits, at a Dice cost), the one with the fewest
+    topological errors wins; ties go to the higher Dice, then to the smaller size.
 
     Args:
         pred_dir: folder of the validation predictions (raw, before post-processing).
@@ -168,6 +172,7 @@ def choose_min_size(
         options: the other post-processing options (``keep_largest``, ``fill_holes``), applied with each candidate.
         candidates: the ``min_size`` values tried.
         connectivity: foreground connectivity.
+        max_dice_loss: the largest drop of the mean validation Dice a candidate may cost.
 
     Returns:
         ``(min_size, table)``: the choice and one ``{"min_size", "topological_errors", "dice"}`` row per candidate.
@@ -184,5 +189,7 @@ def choose_min_size(
         rows = [score_case(p, t, {**others, "min_size": int(size)}, connectivity) for p, t in preds]
         errors = _mean([r["betti_error"] + r["splits_merges"] for r in rows])
         table.append({"min_size": int(size), "topological_errors": errors, "dice": _mean([r["dice"] for r in rows])})
-    best = min(table, key=lambda r: (round(r["topological_errors"], 9), -round(r["dice"], 9), r["min_size"]))
+    reference = next((r["dice"] for r in table if r["min_size"] == 0), max(r["dice"] for r in table))
+    allowed = [r for r in table if not r["dice"] < reference - max_dice_loss] or table
+    best = min(allowed, key=lambda r: (round(r["topological_errors"], 9), -round(r["dice"], 9), r["min_size"]))
     return int(best["min_size"]), table
