@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from monai.utils import MetricReduction
 
+from monai_topo.metrics.chunked import chunked_metric_items
 from monai_topo.metrics.utils import (
     TopologyCumulativeMetric,
     evaluate_items,
@@ -16,7 +17,7 @@ from monai_topo.metrics.utils import (
     to_output_tensor,
 )
 from monai_topo.topology import Connectivity, betti_numbers, betti_numbers_patches
-from monai_topo.topology.chunked import chunked_metric_items, is_dask_array
+from monai_topo.topology.chunked import is_dask_array
 from monai_topo.topology.validation import (
     check_connectivity,
     check_num_workers,

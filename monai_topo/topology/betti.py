@@ -14,28 +14,22 @@ import itertools
 
 import numpy as np
 
-from monai_topo.topology.connectivity import Connectivity, foreground_connectivity, resolve_connectivity
+from monai_topo.topology.chunked import chunked_betti_numbers, chunked_euler_characteristic
+from monai_topo.topology.connectivity import Connectivity, foreground_connectivity
+from monai_topo.topology.euler import mask_euler_characteristic
 from monai_topo.topology.labelling import label_mask
 from monai_topo.topology.validation import check_binary_mask
 
 __all__ = ["betti_numbers", "euler_characteristic", "patch_slices", "betti_numbers_patches"]
 
 
-def _shrink(arr: np.ndarray, axis: int, combine: np.ufunc) -> np.ndarray:
-    """Combine neighbours along ``axis``: ``out[i] = combine(arr[i], arr[i + 1])``."""
-    lo = [slice(None)] * arr.ndim
-    hi = [slice(None)] * arr.ndim
-    lo[axis] = slice(None, -1)
-    hi[axis] = slice(1, None)
-    return combine(arr[tuple(lo)], arr[tuple(hi)])
-
-
 def euler_characteristic(mask: np.ndarray, connectivity: Connectivity = None) -> int:
-    """Euler characteristic of the cubical complex of a binary mask, by counting cells with array shifts.
+    """Euler characteristic of the cubical complex of a binary mask.
 
     T-construction (default): the complex is the union of the closed voxels; a k-cell is present when any
     voxel around it is foreground. V-construction: voxels are vertices; a k-cell is present when all its
-    ``2**k`` corner voxels are foreground.
+    ``2**k`` corner voxels are foreground. Cells are counted with array shifts
+    (:func:`monai_topo.topology.euler.mask_euler_characteristic`), or chunk by chunk for a dask array.
 
     Args:
         mask: binary 2D or 3D array, or a ``dask.array.Array`` (computed chunk by chunk).
@@ -47,35 +41,8 @@ def euler_characteristic(mask: np.ndarray, connectivity: Connectivity = None) ->
         0
     """
     if type(mask).__module__.startswith("dask."):  # a chunked volume: exact, chunk by chunk
-        from monai_topo.topology.chunked import chunked_euler_characteristic
-
         return chunked_euler_characteristic(mask, connectivity)
-    m = check_binary_mask(mask)
-    construction = resolve_connectivity(connectivity, m.ndim)
-    chi = 0
-    if construction == "T":
-        padded = np.pad(m, 1)
-        for extent in itertools.product((0, 1), repeat=m.ndim):
-            cells = padded
-            for axis, extends in enumerate(extent):
-                if extends:  # the cell spans this axis: it lies inside one voxel row
-                    index = [slice(None)] * m.ndim
-                    index[axis] = slice(1, -1)
-                    cells = cells[tuple(index)]
-                else:  # a boundary position between two voxels: present if either voxel is there
-                    cells = _shrink(cells, axis, np.logical_or)
-            chi += (-1) ** sum(extent) * int(np.count_nonzero(cells))
-    else:
-        for extent in itertools.product((0, 1), repeat=m.ndim):
-            cells = m
-            for axis, extends in enumerate(extent):
-                if extends:
-                    if cells.shape[axis] < 2:
-                        cells = cells[tuple(slice(0, 0) if a == axis else slice(None) for a in range(m.ndim))]
-                    else:
-                        cells = _shrink(cells, axis, np.logical_and)
-            chi += (-1) ** sum(extent) * int(np.count_nonzero(cells))
-    return chi
+    return mask_euler_characteristic(mask, connectivity)
 
 
 def betti_numbers(mask: np.ndarray, connectivity: Connectivity = None) -> np.ndarray:
@@ -98,8 +65,6 @@ def betti_numbers(mask: np.ndarray, connectivity: Connectivity = None) -> np.nda
         [1, 0, 1]
     """
     if type(mask).__module__.startswith("dask."):  # a chunked volume: exact, chunk by chunk
-        from monai_topo.topology.chunked import chunked_betti_numbers
-
         return chunked_betti_numbers(mask, connectivity)
     m = check_binary_mask(mask)
     foreground_connectivity(connectivity, m.ndim)  # a bad connectivity fails on an empty mask too

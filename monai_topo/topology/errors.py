@@ -24,8 +24,8 @@ from monai_topo.topology.connectivity import (
     neighbour_offsets,
     resolve_connectivity,
 )
-from monai_topo.topology.critical import _adjacent_pairs, _Adjacency, _critical_analysis, _pad, _Supervoxels
 from monai_topo.topology.labelling import MaskLabelling, border_labels
+from monai_topo.topology.supervoxels import Adjacency, Supervoxels, adjacent_pairs, critical_analysis, pad
 
 __all__ = ["TOPOLOGICAL_ERROR_CODES", "error_component_counts", "topological_errors"]
 
@@ -322,8 +322,8 @@ def _padded_background(
 
 def _prediction_components(
     pred_p: np.ndarray,
-    sv: _Supervoxels,
-    graph: _Adjacency,
+    sv: Supervoxels,
+    graph: Adjacency,
     is_fp_label: np.ndarray,
     is_binary: bool,
     conn: int,
@@ -349,14 +349,14 @@ def _prediction_components(
         return None, of_kept, of_error
     empty = np.zeros(1, np.int64)
     if pred_labelling is not None:
-        return _pad(pred_labelling.components), empty, empty
+        return pad(pred_labelling.components), empty, empty
     return label_components(pred_p, conn)[0], empty, empty
 
 
 def _loop_codes(
     pred_p: np.ndarray,
-    sv: _Supervoxels,
-    graph: _Adjacency,
+    sv: Supervoxels,
+    graph: Adjacency,
     code_of: np.ndarray,
     is_fp_label: np.ndarray,
     error_label: np.ndarray,
@@ -409,7 +409,7 @@ def _loop_codes(
         else:
             fp_index = sv.error_index[pred_p.ravel()[sv.error_index]]
             kept_flat = kept_components.ravel()
-            fp_of, kept_of, _, _ = _adjacent_pairs(
+            fp_of, kept_of, _, _ = adjacent_pairs(
                 fp_index, fp_index[:0], labels_p.ravel(), labels_p.ravel(), kept_flat, kept_flat, flat, False
             )
             pairs = np.unique(fp_of * (n_kept + 1) + kept_of)
@@ -536,7 +536,7 @@ def topological_errors(
         if instance_labels or (instance_labels is None and np.max(target) > 1):
             raise ValueError("target_labelling is the labelling of a binary target; this target has instance labels.")
         target, instance_labels = target_labelling.mask, False  # (already checked and binary)
-    found = _critical_analysis(pred, target, connectivity, instance_labels)
+    found = critical_analysis(pred, target, connectivity, instance_labels)
     conn = foreground_connectivity(connectivity, np.ndim(pred))
     _check_labelling("pred_labelling", pred_labelling, np.shape(pred), conn)
     if found is None:

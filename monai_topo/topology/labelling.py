@@ -14,6 +14,7 @@ import numpy as np
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity, background_connectivity, foreground_connectivity
+from monai_topo.topology.euler import mask_euler_characteristic
 from monai_topo.topology.validation import check_binary_mask
 
 __all__ = ["MaskLabelling", "border_labels", "label_mask"]
@@ -60,14 +61,12 @@ class MaskLabelling:
 
     def betti(self) -> np.ndarray:
         """Betti numbers, as :func:`monai_topo.topology.betti_numbers` of the mask (``int64``, length ``ndim``)."""
-        from monai_topo.topology.betti import euler_characteristic
-
         if self.n_components == 0:
             return np.zeros(self.mask.ndim, np.int64)
         b0, enclosed = self.n_components, self.enclosed_background()
         if self.mask.ndim == 2:
             return np.array([b0, enclosed], np.int64)
-        chi = euler_characteristic(self.mask, self.connectivity)
+        chi = mask_euler_characteristic(self.mask, self.connectivity)
         return np.array([b0, b0 + enclosed - chi, enclosed], np.int64)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import monai_topo.topology.critical as critical_module
+import monai_topo.topology.supervoxels as supervoxels_module
 from monai_topo.topology.critical import critical_components, target_objects
 
 
@@ -343,7 +344,7 @@ def test_chunked_pairs_and_both_mask_paths(monkeypatch):
     for flip_rate in (0.3, 0.003):
         pred = (target > 0) ^ (rng.random(target.shape) < flip_rate)
         expected = critical_components(pred, target)
-        monkeypatch.setattr(critical_module._adjacent_pairs, "__defaults__", (7,))
+        monkeypatch.setattr(supervoxels_module.adjacent_pairs, "__defaults__", (7,))
         got = critical_components(pred, target)
         monkeypatch.undo()
         np.testing.assert_array_equal(got[0], expected[0])
