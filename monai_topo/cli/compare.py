@@ -38,10 +38,22 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+#: ``--quick``: a smoke test of a few minutes on the built-in data (overrides given explicitly win)
+QUICK = {"epochs": 20, "topology_warmup": 5, "val_interval": 5}
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the comparison; exit code 1 when a run failed, 2 for bad arguments."""
+    """Run the comparison; exit code 1 when a run failed, 2 for bad arguments, 130 when interrupted."""
     from monai_topo.experiments import run_comparison
 
+    overrides = dict(args.override or [])
+    if getattr(args, "quick", False):
+        overrides = {**QUICK, **overrides}
+        logger.warning(
+            "--quick: %s epochs per run, a smoke test of the instrument and of your set-up, not evidence; "
+            "run without --quick (and with more seeds) for numbers you can report.",
+            overrides["epochs"],
+        )
     try:
         result = run_comparison(
             args.bundle,
@@ -49,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             seeds=args.seeds,
             out_dir=args.out,
             dataset_dir=args.dataset_dir,
-            overrides=dict(args.override or []),
+            overrides=overrides,
             config_file=args.config_file,
             progress=not args.no_progress,
             checkpoint=args.checkpoint,
@@ -57,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         logger.error("%s", err)
         return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted: the running training / evaluation was stopped; run the same command to resume.")
+        return 130
     print(f"\nwrote {result.out_dir}/per_case.csv, runs.csv, summary.csv, paired.csv, comparison.png", flush=True)
     if result.failed:
         logger.error("%d run(s) failed; run the same command again to retry them", len(result.failed))
@@ -101,7 +116,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--config-file", default=None, metavar="FILE", help="more configurations (JSON or YAML)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument(
-        "--out", default="compare_output", metavar="DIR", help="output folder (default: compare_output)"
+        "--out", default=None, metavar="DIR", help="output folder (default: compare_output, compare_quick with --quick)"
     )
     parser.add_argument(
         "--dataset-dir",
@@ -125,12 +140,24 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "bundle's best-validation-Dice model.pt (best; with a warm-up it can be a checkpoint from before the term "
         "was on). Changing it re-evaluates finished runs without training them again.",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few-minute smoke test: "
+        + ", ".join(f"{k}={v}" for k, v in QUICK.items())
+        + " (your --override values win); its output folder defaults to compare_quick",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_with_defaults)
     return parser
 
 
 def _run_with_defaults(args: argparse.Namespace) -> int:
-    if args.configs is None or (not args.configs and args.config_file is None):
+    if args.configs is not None and not args.configs and args.config_file is None:
+        logger.error("--configs needs at least one configuration name (or give --config-file).")
+        return 2
+    if args.configs is None:
         args.configs = ["dicece", "bundle"] if args.config_file is None else []
+    if args.out is None:
+        args.out = "compare_quick" if args.quick else "compare_output"
     return run(args)

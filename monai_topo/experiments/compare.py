@@ -76,21 +76,48 @@ def find_bundle(bundle: str | os.PathLike) -> Path:
     )
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """Linux: the child gets SIGTERM when the process that started it dies, however it dies."""
+    try:
+        import ctypes
+        import signal as _signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(_signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def stream_process(cmd: list[str], cwd: Path, log_file: Path, on_line: Any = None) -> int:
     """Run ``cmd`` in ``cwd``, write its output (stdout and stderr) to ``log_file`` line by line as it comes, call
-    ``on_line`` on each line, and return the exit code."""
+    ``on_line`` on each line, and return the exit code.
+
+    The child never outlives this call: when the caller is interrupted (``KeyboardInterrupt``, or SIGTERM turned
+    into one by :func:`run_comparison`) it is terminated (killed after 10 s), and on Linux it also gets SIGTERM when
+    this process dies by any other means.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with (
-        open(log_file, "w", buffering=1) as log,
-        subprocess.Popen(
-            cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
-        ) as proc,
-    ):
-        for line in proc.stdout:  # type: ignore[union-attr]
-            log.write(line)
-            if on_line is not None:
-                on_line(line)
-        return proc.wait()
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    with open(log_file, "w", buffering=1) as log:
+        proc = subprocess.Popen(
+            cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1,
+            preexec_fn=preexec,
+        )  # fmt: skip
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                log.write(line)
+                if on_line is not None:
+                    on_line(line)
+            return proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -280,6 +307,94 @@ def _postprocess_of(configuration: Configuration, shipped: Mapping[str, Any]) ->
     return check_postprocess_options(configuration.postprocess)  # type: ignore[arg-type]
 
 
+class _FolderLock:
+    """An exclusive lock on a comparison's output folder (``.compare.lock``), so that two comparisons never train
+    into the same run folders at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".compare.lock"
+        self.handle: Any = None
+
+    def __enter__(self) -> _FolderLock:
+        import fcntl
+
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            owner = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise ValueError(
+                f"{self.path.parent} is in use by another monai-topo compare ({owner}); wait for it to finish or use "
+                "another --out."
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+class _TerminateAsInterrupt:
+    """SIGTERM raises ``KeyboardInterrupt`` in the main thread while active, so the training child is stopped."""
+
+    def __enter__(self) -> _TerminateAsInterrupt:
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+
+            def interrupt(signum: int, frame: Any) -> None:
+                raise KeyboardInterrupt(f"signal {signum}")
+
+            self.previous = signal.signal(signal.SIGTERM, interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _setting(key: str, configuration: Configuration, common: Mapping[str, Any], train: Mapping[str, Any]) -> Any:
+    for source in (configuration.overrides, common, train):
+        if key in source:
+            return source[key]
+    return None
+
+
+def _check_budget(configs: Sequence[Configuration], common: Mapping[str, Any], train: Mapping[str, Any]) -> int:
+    """The number of epochs; a bad budget value or a term that never switches on is a ``ValueError`` naming it."""
+    epochs = _setting("epochs", Configuration("budget"), common, train)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer (--override epochs=N), got {epochs!r}.")
+    for configuration in configs:
+        for key, kind in (("lambda_topology", (int, float)), ("topology_warmup", int)):
+            value = _setting(key, configuration, common, train)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kind) or value < 0):
+                raise ValueError(
+                    f"configuration {configuration.name!r}: {key} must be a non-negative number, got {value!r}."
+                )
+        weight = _setting("lambda_topology", configuration, common, train)
+        warmup = _setting("topology_warmup", configuration, common, train)
+        if weight and warmup is not None and warmup >= epochs:
+            raise ValueError(
+                f"configuration {configuration.name!r} would never switch its topological term on: topology_warmup="
+                f"{warmup} >= epochs={epochs}, so it would train exactly like 'dicece'. Raise --override epochs=N or "
+                "lower --override topology_warmup=N (or use --quick, which sets both)."
+            )
+    return int(epochs)
+
+
 def _training_name(configuration: Configuration) -> str:
     return configuration.name.removesuffix("+post") or configuration.name
 
@@ -321,16 +436,16 @@ def run_comparison(
         a :class:`Comparison`; the CSVs and the plot are written to ``out_dir``.
 
     Raises:
-        ValueError: for an unknown configuration or bundle, data without a test list, or a run folder that was
-            trained with other settings, before any training.
+        ValueError: for an unknown configuration or bundle, a bad budget, a configuration whose term would never
+            switch on (``topology_warmup >= epochs``), data without a test list, a run folder that was trained with
+            other settings, or an output folder another comparison is using, before any training.
+        KeyboardInterrupt: on Ctrl-C or SIGTERM; the training or evaluation child is stopped with it.
 
     Example:
         >>> result = run_comparison("neuron", ["dicece", "dicece+post", "bundle"], seeds=[0, 1, 2])  # doctest: +SKIP
         >>> result.paired["bundle"]["betti_error"]  # doctest: +SKIP
         Interval(mean=-1.2, low=-2.0, high=-0.4, n_seeds=3, n_cases=8)
     """
-    from tqdm import tqdm
-
     configs = resolve_configurations(configurations, config_file)
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINTS)}, got {checkpoint!r}.")
@@ -338,11 +453,22 @@ def run_comparison(
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, at least one, got {seeds}.")
     bundle_dir = find_bundle(bundle)
+    common = dict(overrides or {})
+    epochs = _check_budget(configs, common, json.loads((bundle_dir / "configs" / "train.json").read_text()))
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     data = Path(dataset_dir).expanduser().resolve() if dataset_dir is not None else out / "data"
-    common = dict(overrides or {})
-    epochs = int(common.get("epochs", json.loads((bundle_dir / "configs" / "train.json").read_text())["epochs"]))
+    with _FolderLock(out), _TerminateAsInterrupt():
+        return _compare(bundle_dir, configs, seeds, out, data, common, epochs, progress, confidence, checkpoint)
+
+
+def _compare(
+    bundle_dir: Path, configs: list[Configuration], seeds: list[int], out: Path, data: Path, common: dict[str, Any],
+    epochs: int, progress: bool, confidence: float, checkpoint: str,
+) -> Comparison:  # fmt: skip
+    """:func:`run_comparison` once its arguments are checked and the output folder is locked."""
+    from tqdm import tqdm
+
     _ensure_data(bundle_dir, data, common)
     cases = _test_cases(data)  # fails before any training when there is no test split
     validation_cases = _split_cases(data, "validation")
