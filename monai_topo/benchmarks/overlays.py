@@ -4,11 +4,11 @@ Goal: ``--overlays`` adds at most 25 % to the time of ``monai-topo evaluate`` on
 on the same synthetic neuron cases (:func:`monai_topo.data.neuron.make_neuron_volume`) with a good prediction that
 has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the SupervoxelLoss benchmark), two ways:
 
-- per case: :func:`monai_topo.cli.evaluate.evaluate_case` against the overlay step of ``--overlays``
-  (:func:`monai_topo.cli.overlays.write_case_overlays`, given the labellings the evaluation made, as the CLI does:
+- per case: :func:`monai_topo.evaluation.evaluate_case` against the overlay step of ``--overlays``
+  (:func:`monai_topo.evaluation.write_case_overlays`, given the labellings the evaluation made, as the CLI does:
   the error map with its class counts, the NIfTI file, compressed on a background thread while the picture is
   drawn, and the PNG);
-- end to end: :func:`monai_topo.cli.evaluate.evaluate_folders` on the folders of NIfTI files (reading included),
+- end to end: :func:`monai_topo.evaluation.evaluate_folders` on the folders of NIfTI files (reading included),
   with and without an overlays folder.
 
 Each timing is the best of several rounds in which the compared steps run in turn
@@ -56,8 +56,8 @@ def benchmark_overlays(
     """
     import nibabel as nib
 
-    from monai_topo.cli.evaluate import _evaluate_case, evaluate_case, evaluate_folders
-    from monai_topo.cli.overlays import OVERLAY_COLUMNS, write_case_overlays
+    from monai_topo.evaluation import OVERLAY_COLUMNS, evaluate_case, evaluate_folders, write_case_overlays
+    from monai_topo.evaluation.case import evaluate_case_with_labellings
     from monai_topo.data.neuron import make_neuron_volume
     from monai_topo.topology import topological_errors
 
@@ -73,7 +73,7 @@ def benchmark_overlays(
             label_path = label_dir / f"case_{i}.nii.gz"
             nib.save(nib.Nifti1Image(target, np.eye(4)), str(label_path))
             nib.save(nib.Nifti1Image(pred, np.eye(4)), str(pred_dir / label_path.name))
-            case_rows, labellings = _evaluate_case(pred, target, None, None, num_workers, keep_labellings=True)
+            case_rows, labellings = evaluate_case_with_labellings(pred, target, None, None, num_workers)
             row: dict[str, object] = {"case": i, "error_fraction": float((pred != target).mean())}
             timings = {
                 "evaluate_s": lambda p=pred, t=target: evaluate_case(p, t, num_workers=num_workers),

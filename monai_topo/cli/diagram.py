@@ -17,51 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.cli.betti import VolumeError, read_label_volume
 from monai_topo.cli.options import add_connectivity_argument
+from monai_topo.io import VolumeError, read_label_volume, read_probability_map
+from monai_topo.visualize import plot_persistence_diagram
 
-__all__ = ["read_probability_map", "register", "run"]
+__all__ = ["register", "run"]
 
 logger = logging.getLogger(__name__)
 
 
-def read_probability_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a 2D/3D NIfTI image of real values (trailing singleton axes dropped).
-
-    Returns:
-        ``(values, affine)`` as float64 / 4x4 arrays.
-
-    Raises:
-        VolumeError: naming the file, when it cannot be read, is not 2D/3D, is empty or holds NaN / Inf.
-
-    Example:
-        >>> import nibabel as nib, tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "prob.nii.gz")
-        >>> nib.save(nib.Nifti1Image(np.full((4, 5, 1), 0.5, np.float32), np.eye(4)), path)
-        >>> read_probability_map(path)[0].shape
-        (4, 5)
-    """
-    import nibabel as nib
-
-    name = str(path)
-    try:
-        image = nib.load(name)
-        data = np.asarray(image.get_fdata(dtype=np.float64))
-    except Exception as e:  # nibabel raises many types for missing / corrupt files
-        raise VolumeError(f"{name}: cannot read NIfTI file ({type(e).__name__}: {e})") from e
-    while data.ndim > 2 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim not in (2, 3) or data.size == 0:
-        raise VolumeError(f"{name}: expected a non-empty 2D or 3D image, got shape {data.shape}.")
-    if not np.isfinite(data).all():
-        raise VolumeError(f"{name}: holds NaN or infinite values.")
-    return data, np.asarray(image.affine, np.float64)
-
-
 def run(args: argparse.Namespace) -> int:
     """Plot the diagram; returns 0, 1 for unreadable or mismatched inputs, 2 for an output that cannot be written."""
-    from monai_topo.visualize import plot_persistence_diagram
-
     out = Path(args.out)
     if out.is_dir():
         logger.error("--out %s is a folder; give a .png file name.", out)

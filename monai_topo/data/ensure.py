@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from monai_topo.cli.io import list_cases, pair_cases
+from monai_topo.io import list_cases, pair_cases
 from monai_topo.data.writers import DATALIST_NAME, DATASET_KINDS, make_dataset, write_json_atomic
 
 __all__ = ["ensure_dataset", "create_datalist"]

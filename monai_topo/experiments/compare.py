@@ -42,6 +42,7 @@ from monai_topo.experiments.configurations import AUTO, Configuration, resolve_c
 from monai_topo.experiments.report import Comparison, summarise, write_report
 from monai_topo.experiments.scoring import choose_min_size, score_predictions
 from monai_topo.experiments.timing import read_step_times
+from monai_topo.io import case_name
 from monai_topo.transforms import check_postprocess_options
 
 __all__ = ["BUNDLES", "CHECKPOINTS", "find_bundle", "run_comparison"]
@@ -138,10 +139,7 @@ def _split_cases(dataset_dir: Path, split: str) -> list[tuple[str, Path]]:
     for entry in data.get(split) or []:
         label = Path(entry["label"]) if isinstance(entry, dict) else Path(entry)
         label = label if label.is_absolute() else dataset_dir / label
-        name = label.name
-        for suffix in (".nii.gz", ".nii"):
-            name = name.removesuffix(suffix)
-        cases.append((name, label))
+        cases.append((case_name(label) or label.name, label))
     return cases
 
 

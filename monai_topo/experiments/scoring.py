@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from monai_topo.evaluation import evaluate_case
+from monai_topo.io import list_cases, read_label_volume
 from monai_topo.transforms import TopologyPostprocess, check_postprocess_options
 
 __all__ = ["METRICS", "MIN_SIZE_CANDIDATES", "choose_min_size", "score_case", "score_predictions"]
@@ -79,8 +81,6 @@ def score_case(
     """
     from monai.metrics import compute_average_surface_distance
 
-    from monai_topo.cli.evaluate import evaluate_case
-
     options = check_postprocess_options(postprocess)
     if options:
         pred = np.asarray(TopologyPostprocess(**options, connectivity=connectivity)(pred[None]))[0]
@@ -112,13 +112,11 @@ def score_case(
 
 
 def _read(path: Path) -> np.ndarray:
-    from monai_topo.cli.betti import read_label_volume
-
     return read_label_volume(path)[0]
 
 
 def _prediction_path(pred_dir: Path, name: str, label_path: Path) -> Path:
-    matches = sorted(Path(pred_dir).glob(f"{name}_seg.nii*"))
+    matches = list_cases(Path(pred_dir)).get(f"{name}_seg", [])
     if not matches:
         raise ValueError(f"no prediction {name}_seg.nii.gz in {pred_dir} for the case {label_path}")
     return matches[0]

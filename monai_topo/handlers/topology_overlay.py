@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from monai.handlers import TensorBoardHandler
 
-from monai_topo.topology import Connectivity
-from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, topological_errors
+from monai_topo.evaluation.overlays import overlay_dir_problem, write_case_overlays
+from monai_topo.io import VOLUME_SUFFIXES, case_name
+from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, Connectivity, topological_errors
+from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
 
 __all__ = ["TopologyErrorOverlay", "TopologyErrorOverlaySaver"]
 
@@ -121,8 +123,6 @@ class TopologyErrorOverlay(TensorBoardHandler):
 
     def log_case(self, pred: np.ndarray, label: np.ndarray, step: int, engine=None) -> None:
         """Write the overlay, the counts (and the diagram) of one binary ``pred`` / ``label`` pair at ``step``."""
-        from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
-
         errors, counts = topological_errors(pred, label, self.connectivity, instance_labels=False, return_counts=True)
         image, _ = render_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}")
         self._writer.add_image(f"{self.tag_name}/overlay", image, step, dataformats="HWC")
@@ -141,11 +141,8 @@ class TopologyErrorOverlay(TensorBoardHandler):
 
 
 def _case_name(path: str) -> str:
-    name = os.path.basename(str(path))
-    for suffix in (".nii.gz", ".nii", ".ome.zarr", ".zarr"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return os.path.splitext(name)[0]
+    """The case name of a label file (:func:`monai_topo.io.case_name`), or its name without its last suffix."""
+    return case_name(path, VOLUME_SUFFIXES) or os.path.splitext(os.path.basename(str(path)))[0]
 
 
 class TopologyErrorOverlaySaver:
@@ -153,7 +150,7 @@ class TopologyErrorOverlaySaver:
 
     At every ``ITERATION_COMPLETED`` each item's ``pred`` and ``label`` (``C H W [D]``, one-hot or one channel of
     class indices) become label maps (argmax of one-hot maps), and
-    :func:`monai_topo.cli.overlays.write_case_overlays` writes ``<case>_errors.nii.gz`` (on the label file's grid:
+    :func:`monai_topo.evaluation.write_case_overlays` writes ``<case>_errors.nii.gz`` (on the label file's grid:
     its affine and header) and ``<case>_errors.png`` to ``output_dir``, ``<case>`` being the label file's name
     (``label.meta["filename_or_obj"]``). So a bundle's evaluation writes them next to its predictions::
 
@@ -181,8 +178,6 @@ class TopologyErrorOverlaySaver:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine) -> None:
-        from monai_topo.cli.overlays import overlay_dir_problem, write_case_overlays
-
         problem = overlay_dir_problem(self.output_dir)
         if problem:
             raise ValueError(f"TopologyErrorOverlaySaver: {problem}")

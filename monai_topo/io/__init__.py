@@ -1,7 +1,37 @@
-"""Reading volumes larger than memory: Zarr, OME-Zarr and NIfTI as lazy, chunked dask arrays."""
+"""Reading volumes: NIfTI label and probability maps in memory, Zarr / OME-Zarr / NIfTI lazily (dask), case names.
+
+- :func:`read_label_volume` / :func:`read_probability_map`: a NIfTI file in memory; :class:`VolumeError` names a
+  file that cannot be read.
+- :func:`open_volume`: a volume larger than memory as a chunked ``dask.array.Array`` (nothing read until computed).
+- :func:`case_name`, :func:`list_cases`, :func:`pair_cases`: the volumes of two folders paired by case name.
+"""
 
 from __future__ import annotations
 
+from monai_topo.io.cases import (
+    NIFTI_SUFFIXES,
+    VOLUME_SUFFIXES,
+    CasePairing,
+    case_name,
+    list_cases,
+    pair_cases,
+)
+from monai_topo.io.nifti import VolumeError, read_label_volume, read_probability_map
 from monai_topo.io.volumes import LARGE_VOLUME_VOXELS, is_zarr_path, open_volume, volume_shape, wants_chunked
 
-__all__ = ["LARGE_VOLUME_VOXELS", "is_zarr_path", "open_volume", "volume_shape", "wants_chunked"]
+__all__ = [
+    "LARGE_VOLUME_VOXELS",
+    "NIFTI_SUFFIXES",
+    "VOLUME_SUFFIXES",
+    "CasePairing",
+    "VolumeError",
+    "case_name",
+    "is_zarr_path",
+    "list_cases",
+    "open_volume",
+    "pair_cases",
+    "read_label_volume",
+    "read_probability_map",
+    "volume_shape",
+    "wants_chunked",
+]

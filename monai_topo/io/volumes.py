@@ -2,7 +2,7 @@
 
 Nothing is read when a volume is opened; each chunk is read by the task that needs it. A chunk that cannot be
 read (a corrupt or truncated file, a bad compressed chunk) or that holds values that are not integer labels
-raises :class:`monai_topo.cli.betti.VolumeError` naming the file and the region.
+raises :class:`monai_topo.io.VolumeError` naming the file and the region.
 
 Zarr stores leave chunks that hold only the fill value unwritten (``write_empty_chunks=False``), so a
 missing chunk file reads as the fill value, by the format's definition; it cannot be told from an empty chunk.
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from monai_topo.cli.betti import VolumeError
+from monai_topo.io.cases import NIFTI_SUFFIXES
+from monai_topo.io.nifti import VolumeError
 
 __all__ = ["LARGE_VOLUME_VOXELS", "is_zarr_path", "open_volume", "volume_shape", "wants_chunked"]
 
@@ -33,7 +34,6 @@ __all__ = ["LARGE_VOLUME_VOXELS", "is_zarr_path", "open_volume", "volume_shape",
 #: evaluated chunk by chunk by the command line.
 LARGE_VOLUME_VOXELS = 2**27
 
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _DEFAULT_NIFTI_CHUNK = 128
 
 
@@ -144,7 +144,7 @@ def open_volume(path: str | os.PathLike, level: int = 0, chunks: int | Sequence[
         chunks: chunk size per axis (int or tuple); default the Zarr chunks, or 128 voxels per axis for NIfTI.
 
     Returns:
-        a dask array; reading a chunk that fails raises :class:`~monai_topo.cli.betti.VolumeError`.
+        a dask array; reading a chunk that fails raises :class:`~monai_topo.io.VolumeError`.
 
     Raises:
         VolumeError: for a missing, unreadable or unsupported file (the message names it).

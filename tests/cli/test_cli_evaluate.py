@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from monai_topo.cli import evaluate
+from monai_topo.evaluation import COLUMNS
 from tests.cli.cli_helpers import run_command, save_nifti
 
 
@@ -67,7 +68,7 @@ def test_all_cases_pass(folders, tmp_path, capsys):
     rows = _read_csv(out)
     assert set(rows) == {("perfect", 1), ("perfect", 2), ("faulty", 1), ("faulty", 2), ("flat", 1)}
     header = out.read_text().splitlines()[0].split(",")
-    assert header == evaluate.COLUMNS
+    assert header == COLUMNS
 
     perfect = rows[("perfect", 2)]
     assert float(perfect["dice"]) == 1.0 and float(perfect["cldice"]) == 1.0
@@ -180,5 +181,5 @@ def test_empty_folders(tmp_path, capsys):
     out = tmp_path / "r.csv"
     argv = ["evaluate", "--pred", str(tmp_path / "p"), "--label", str(tmp_path / "l"), "--out", str(out)]
     assert run_command(evaluate, argv + ["--plot", str(tmp_path / "r.png")]) == 0
-    assert out.read_text().strip() == ",".join(evaluate.COLUMNS)
+    assert out.read_text().strip() == ",".join(COLUMNS)
     assert not (tmp_path / "r.png").exists()

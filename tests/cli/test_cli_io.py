@@ -1,4 +1,4 @@
-"""Pairing by case name (``monai_topo.cli.io``) and ``monai-topo evaluate`` on a bundle's own predictions."""
+"""Pairing by case name (``monai_topo.io``) and ``monai-topo evaluate`` on a bundle's own predictions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from monai_topo.cli import evaluate
-from monai_topo.cli.io import case_name, list_cases, pair_cases
+from monai_topo.io import case_name, list_cases, pair_cases
 from tests.cli.cli_helpers import run_command, save_nifti
 
 
@@ -124,11 +124,11 @@ def test_label_values_option_and_its_old_name(bundle_folders, tmp_path, caplog):
 
 def test_each_mask_labelled_once_per_case(monkeypatch):
     """Betti numbers, Betti errors and splits / merges come from one labelling of each label's masks."""
-    from monai_topo import topology
+    from monai_topo.evaluation import case
 
     calls = []
-    original = topology.label_mask
-    monkeypatch.setattr(topology, "label_mask", lambda *a, **k: calls.append(1) or original(*a, **k))
-    rows = evaluate.evaluate_case(_ring(), np.ones((10, 10, 4), np.uint8))
+    original = case.label_mask
+    monkeypatch.setattr(case, "label_mask", lambda *a, **k: calls.append(1) or original(*a, **k))
+    rows = case.evaluate_case(_ring(), np.ones((10, 10, 4), np.uint8))
     assert len(calls) == 2  # prediction and label of the one label, once each
     assert rows[0]["betti_error_b1"] == 1 and rows[0]["pred_b1"] == 1 and rows[0]["label_b1"] == 0

@@ -140,7 +140,7 @@ def test_bad_cases_named_others_complete(tmp_path, caplog):
 
 
 def _overlays_in_child(pred_dir, label_dir, out_dir, queue):
-    from monai_topo.cli.evaluate import evaluate_folders
+    from monai_topo.evaluation import evaluate_folders
 
     rows, failures = evaluate_folders(pred_dir, label_dir, num_workers=1, progress=False, overlays=out_dir)
     queue.put((len(rows), len(failures)))
@@ -151,7 +151,7 @@ def test_overlays_in_a_forked_process_after_the_parent(tmp_path):
     """The NIfTI writer thread is the case's own: a process forked after the parent wrote overlays writes its own."""
     import multiprocessing
 
-    from monai_topo.cli.evaluate import evaluate_folders
+    from monai_topo.evaluation import evaluate_folders
 
     pred, label = tmp_path / "pred", tmp_path / "label"
     save_nifti(pred / "tubes.nii.gz", _pred_3d(), AFFINE)

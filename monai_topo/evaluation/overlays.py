@@ -1,9 +1,9 @@
-"""``monai-topo evaluate --overlays DIR``: per case, the error label map (NIfTI) and its picture (PNG).
+"""Where the errors of a case are: the error label map (NIfTI) and its picture (PNG) of ``evaluate --overlays``.
 
 For each evaluated case ``DIR/<case>_errors.nii.gz`` holds the codes of
 :data:`monai_topo.topology.TOPOLOGICAL_ERROR_CODES` (uint8, on the label's grid: its affine and header) and
 ``DIR/<case>_errors.png`` the maximum-intensity projections of label and prediction along the three axes with the
-error classes coloured and a legend of component counts (:func:`monai_topo.visualize.plot_error_overlay`). The
+error classes coloured and a legend of component counts (:func:`monai_topo.visualize.save_error_overlay`). The
 CSV rows of the case get one ``n_<class>`` column per class (components of that class, per label).
 
 With several labels, each label's errors are computed on its own binary masks (``pred == k`` vs ``target == k``);
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES, topological_errors
+from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, topological_errors
 from monai_topo.topology.labelling import MaskLabelling
+from monai_topo.visualize import save_error_overlay
 
 __all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
 
@@ -84,7 +85,7 @@ def write_case_overlays(
         pred: predicted label map.
         target: target label map of the same shape.
         label_path: the target's NIfTI file (its affine and header are copied).
-        rows: the case's rows of :func:`monai_topo.cli.evaluate.evaluate_case` (one per label); each gets the
+        rows: the case's rows of :func:`monai_topo.evaluation.evaluate_case` (one per label); each gets the
             ``n_<class>`` columns of :data:`OVERLAY_COLUMNS`.
         connectivity: foreground connectivity.
         labellings: per label, the :func:`monai_topo.topology.label_mask` of ``pred == k`` and ``target == k``
@@ -97,8 +98,6 @@ def write_case_overlays(
         ValueError: naming the file, when the label's header cannot be read or an output cannot be written.
     """
     import nibabel as nib
-
-    from monai_topo.visualize.overlay import save_error_overlay
 
     maps, totals = [], dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)
     for row in rows:

@@ -1,8 +1,9 @@
-"""Pairing files of two folders by case name: one implementation for ``monai-topo evaluate`` and the datasets.
+"""Case names and pairing files of two folders by case name: one implementation for the evaluation, the datasets,
+the comparisons and the handlers.
 
-A *case name* is a file name without its volume suffix (``.nii.gz``, ``.nii``, and for the CLI ``.ome.zarr`` /
-``.zarr``). Two folders are paired by case name; a file of the first folder whose name ends with ``_<postfix>``
-also pairs with the case name without it, so that
+A *case name* is a file name without its volume suffix (:data:`NIFTI_SUFFIXES`, and for the evaluation
+:data:`VOLUME_SUFFIXES`, which adds ``.ome.zarr`` / ``.zarr``). Two folders are paired by case name; a file of
+the first folder whose name ends with ``_<postfix>`` also pairs with the case name without it, so that
 
 - a bundle's predictions ``<case>_seg.nii.gz`` (MONAI's ``SaveImaged(output_postfix="seg")``) pair with the labels
   ``<case>.nii.gz`` (``postfix="seg"``), and
@@ -26,8 +27,9 @@ __all__ = [
     "pair_cases",
 ]
 
+#: NIfTI file endings, longest first
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
-#: what ``monai-topo evaluate`` reads: NIfTI and (chunked) Zarr / OME-Zarr
+#: what the evaluation reads: NIfTI and (chunked) Zarr / OME-Zarr
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".ome.zarr", ".zarr")
 
 
@@ -55,7 +57,7 @@ def list_cases(
     Args:
         folder: the folder; a missing one has no cases.
         suffixes: the volume suffixes, longest first where one ends another (``.nii.gz`` before ``.nii``).
-        accept: which entries count (default: regular files; the CLI also accepts Zarr folders).
+        accept: which entries count (default: regular files; the evaluation also accepts Zarr folders).
 
     Returns:
         ``{case name: [paths]}``; more than one path means the name is ambiguous (e.g. ``a.nii`` and ``a.nii.gz``).

@@ -1,0 +1,185 @@
+"""One case of the evaluation: Dice, Betti numbers and their error, clDice, splits and merges, one row per label.
+
+Each label's prediction and target masks are labelled once (:func:`monai_topo.topology.label_mask`); the Betti
+numbers, the Betti errors and the split / merge counts all come from these labellings, which
+:func:`evaluate_case_with_labellings` also returns for the error overlays. :func:`case_row` builds a row (the CSV
+columns except ``case``) for the in-memory and the chunked evaluation alike, and :func:`check_same_grid` is the one
+shape and affine check of a prediction against its label. :func:`betti_table` is what ``monai-topo betti`` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from monai.metrics import compute_dice
+
+from monai_topo.metrics import compute_centerline_dice, split_merge_from_labels
+from monai_topo.topology import betti_numbers, euler_characteristic, label_mask
+from monai_topo.topology.labelling import MaskLabelling
+from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers
+
+__all__ = [
+    "MAX_DIMS",
+    "betti_table",
+    "case_row",
+    "check_same_grid",
+    "evaluate_case",
+    "evaluate_case_with_labellings",
+]
+
+#: homology dimensions of a row (a 2D case leaves ``b2`` empty)
+MAX_DIMS = 3
+
+
+def case_row(
+    label: int,
+    ndim: int,
+    dice: float,
+    pred_betti: Sequence[int],
+    label_betti: Sequence[int],
+    cldice: float,
+    splits: int,
+    merges: int,
+) -> dict[str, object]:
+    """One row of the evaluation (the CSV columns except ``case``); dimensions the case lacks are ``None``.
+
+    Example:
+        >>> row = case_row(1, 2, 0.5, [1, 1], [1, 0], 0.75, 0, 0)
+        >>> row["betti_error_b1"], row["pred_b2"], row["cldice"]
+        (1, None, 0.75)
+    """
+    row: dict[str, object] = {"label": int(label), "dice": float(dice)}
+    for k in range(MAX_DIMS):
+        present = k < ndim
+        row[f"betti_error_b{k}"] = int(abs(pred_betti[k] - label_betti[k])) if present else None
+        row[f"pred_b{k}"] = int(pred_betti[k]) if present else None
+        row[f"label_b{k}"] = int(label_betti[k]) if present else None
+    row.update(cldice=float(cldice), splits=int(splits), merges=int(merges))
+    return row
+
+
+def check_same_grid(
+    pred_name: str,
+    label_name: str,
+    pred_shape: Sequence[int],
+    label_shape: Sequence[int],
+    pred_affine: np.ndarray | None = None,
+    label_affine: np.ndarray | None = None,
+) -> None:
+    """Raise ``ValueError`` naming both files when a prediction is not on its label's grid (shape, then affine).
+
+    Affines are compared only when both are given (with ``rtol=1e-5, atol=1e-4``).
+
+    Example:
+        >>> check_same_grid("a_seg.nii.gz", "a.nii.gz", (4, 4), (4, 5))
+        Traceback (most recent call last):
+        ...
+        ValueError: shape mismatch: prediction a_seg.nii.gz (4, 4) vs label a.nii.gz (4, 5)
+    """
+    if tuple(pred_shape) != tuple(label_shape):
+        raise ValueError(
+            f"shape mismatch: prediction {pred_name} {tuple(pred_shape)} vs label {label_name} {tuple(label_shape)}"
+        )
+    if pred_affine is not None and label_affine is not None:
+        if not np.allclose(pred_affine, label_affine, rtol=1e-5, atol=1e-4):
+            raise ValueError(
+                f"affine mismatch between prediction {pred_name} and label {label_name} "
+                "(resample the prediction to the label's grid first)"
+            )
+
+
+def _one_hot(volume: np.ndarray, labels: Sequence[int]) -> torch.Tensor:
+    return torch.as_tensor(np.stack([volume == k for k in labels])[None])
+
+
+def evaluate_case(
+    pred: np.ndarray,
+    target: np.ndarray,
+    labels: Sequence[int] | None = None,
+    connectivity: int | None = None,
+    num_workers: int | None = None,
+) -> list[dict[str, object]]:
+    """Metrics of one case, one row per label (the CSV columns except ``case``).
+
+    Each label's prediction and target masks are labelled once (:func:`monai_topo.topology.label_mask`); the
+    Betti numbers, Betti errors and split / merge counts all come from these labels.
+
+    Args:
+        pred: predicted label map (2D or 3D integers).
+        target: target label map of the same shape.
+        labels: label values to evaluate; default every non-zero value of ``pred`` or ``target``.
+        connectivity: foreground connectivity (``None`` = 8 in 2D / 26 in 3D).
+        num_workers: threads over the labels.
+
+    Example:
+        >>> ring = np.ones((5, 5), np.uint8); ring[2, 2] = 0
+        >>> row = evaluate_case(ring, np.ones((5, 5), np.uint8))[0]
+        >>> row["betti_error_b1"], row["pred_b1"], row["label_b1"], row["splits"]
+        (1, 1, 0, 0)
+    """
+    return evaluate_case_with_labellings(pred, target, labels, connectivity, num_workers, keep_labellings=False)[0]
+
+
+def evaluate_case_with_labellings(
+    pred: np.ndarray,
+    target: np.ndarray,
+    labels: Sequence[int] | None = None,
+    connectivity: int | None = None,
+    num_workers: int | None = None,
+    keep_labellings: bool = True,
+) -> tuple[list[dict[str, object]], dict[int, tuple[MaskLabelling, MaskLabelling]]]:
+    """:func:`evaluate_case`, and with ``keep_labellings`` each label's ``(prediction, target)`` labellings (what
+    :func:`monai_topo.evaluation.write_case_overlays` reuses; ``{}`` otherwise)."""
+    if pred.shape != target.shape:
+        raise ValueError(f"shape mismatch: prediction {pred.shape} vs label {target.shape}")
+    if labels is None:
+        labels = sorted(int(v) for v in np.union1d(np.unique(pred), np.unique(target)) if v != 0)
+    if not labels:
+        return [], {}
+    check_connectivity(connectivity, pred.ndim)
+    y_pred, y = _one_hot(pred, labels), _one_hot(target, labels)
+    dice = compute_dice(y_pred.float(), y.float(), include_background=True, ignore_empty=False)[0]
+    cldice = compute_centerline_dice(y_pred, y, include_background=True, num_workers=num_workers)[0]
+
+    def labelled(label: int) -> tuple[MaskLabelling, MaskLabelling]:
+        return label_mask(pred == label, connectivity), label_mask(target == label, connectivity)
+
+    workers = resolve_num_workers(check_num_workers(num_workers), len(labels))
+    if workers <= 1:
+        pairs = [labelled(label) for label in labels]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pairs = list(pool.map(labelled, labels))
+    rows = []
+    for i, (label, (pred_labelling, true_labelling)) in enumerate(zip(labels, pairs)):
+        splits, merges = split_merge_from_labels(pred_labelling.components, true_labelling.components)
+        rows.append(
+            case_row(
+                label, pred.ndim, dice[i], pred_labelling.betti(), true_labelling.betti(), cldice[i], splits, merges
+            )
+        )
+    return rows, (dict(zip((int(label) for label in labels), pairs)) if keep_labellings else {})
+
+
+def betti_table(
+    labels: np.ndarray, selected: Sequence[int] | None = None, connectivity: int | None = None
+) -> list[list[int]]:
+    """Rows ``[label, voxels, b0, b1, (b2,) chi]`` for each selected label (default: every non-zero label).
+
+    Example:
+        >>> ring = np.ones((5, 5), np.uint8); ring[2, 2] = 0
+        >>> betti_table(ring)
+        [[1, 24, 1, 1, 0]]
+    """
+    values = sorted(int(v) for v in np.unique(labels) if v != 0) if selected is None else list(selected)
+    rows = []
+    for value in values:
+        mask = labels == value
+        rows.append(
+            [value, int(np.count_nonzero(mask)), *betti_numbers(mask, connectivity).tolist()]
+            + [euler_characteristic(mask, connectivity)]
+        )
+    return rows
