@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """End-to-end demo of a monai_topo bundle: train on the built-in data, evaluate, print the topology metrics.
 
-It runs exactly what a user would type (``python -m monai.bundle run ...``), in two subprocesses:
+It runs exactly what a user would type (``python -m monai.bundle run ...``) with the bundle's configs as installed
+with the package (:func:`monai_topo.bundles.path`), in two subprocesses:
 
 1. training with ``configs/train.json`` (the built-in synthetic volumes are generated into the empty data folder
    on first run; DiceCE plus the bundle's topological loss after a warm-up; validation every few epochs), then
@@ -30,11 +31,11 @@ import sys
 import time
 from pathlib import Path
 
+from monai_topo.bundles import BUNDLES
+from monai_topo.bundles import path as bundle_path
 from monai_topo.experiments.compare import stream_process
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-BUNDLES = {"neuron": "neuron_topology_segmentation", "placenta": "placenta_topology_segmentation"}
+REPO = Path(__file__).resolve().parents[1]
 
 #: metric name in the bundle -> (label in the table, number format); the order is the table's order
 METRIC_LABELS = {
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="extra 'monai.bundle run' arguments (after --)")
     args = parser.parse_args(argv)
 
-    bundle_dir = HERE / BUNDLES[args.bundle]
+    bundle_dir = bundle_path(args.bundle)  # as installed with the package (the run writes to --output-dir)
     root = (args.output_dir or REPO / "demo_output" / BUNDLES[args.bundle]).resolve()
     data = (args.dataset_dir or root / "data").resolve()
     root.mkdir(parents=True, exist_ok=True)

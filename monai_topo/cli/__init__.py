@@ -1,32 +1,34 @@
-"""The ``monai-topo`` command line: ``betti``, ``evaluate``, ``make-dataset``, ``compare`` and ``diagram``.
+"""The ``monai-topo`` command line: ``betti``, ``evaluate``, ``make-dataset``, ``compare``, ``diagram`` and ``bundle``.
 
-Each subcommand lives in its own module ``monai_topo.cli.<name>`` with a ``register(subparsers)``
-function that adds its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
+Each subcommand lives in its own module ``monai_topo.cli.<name>`` with a ``register(subparsers)`` function that adds
+its parser and sets ``func`` (called with the parsed namespace, returns an exit code). The modules only turn
+arguments into keyword calls of the library (:mod:`monai_topo.evaluation`, :mod:`monai_topo.experiments`,
+:mod:`monai_topo.data`, :mod:`monai_topo.bundles`, :mod:`monai_topo.visualize`) and print what it returns.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
+from monai_topo import __version__
+from monai_topo.cli import betti, bundle, compare, diagram, evaluate, make_dataset
+
 __all__ = ["main"]
 
-_COMMANDS = ("betti", "evaluate", "make_dataset", "compare", "diagram")
+_COMMANDS = (betti, evaluate, make_dataset, compare, diagram, bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``monai-topo`` command line (``monai-topo --help`` lists the subcommands)."""
-    from monai_topo import __version__
-
     parser = argparse.ArgumentParser(
         prog="monai-topo", description="Topology tools for segmentation: Betti numbers, evaluation, example data."
     )
     parser.add_argument("--version", action="version", version=f"monai_topo {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMANDS:
-        importlib.import_module(f"monai_topo.cli.{name}").register(subparsers)
+    for command in _COMMANDS:
+        command.register(subparsers)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     return int(args.func(args) or 0)

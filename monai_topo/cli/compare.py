@@ -16,6 +16,8 @@ import json
 import logging
 from typing import Any
 
+from monai_topo.experiments import PRESETS, run_comparison
+
 __all__ = ["parse_override", "register", "run"]
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,6 @@ QUICK = {"epochs": 20, "topology_warmup": 5, "val_interval": 5}
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison; exit code 1 when a run failed, 2 for bad arguments, 130 when interrupted."""
-    from monai_topo.experiments import run_comparison
-
     overrides = dict(args.override or [])
     if getattr(args, "quick", False):
         overrides = {**QUICK, **overrides}
@@ -89,8 +89,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.bundle, args.configs, args.seeds
         ('neuron', ['dicece', 'supervoxel'], [0, 1])
     """
-    from monai_topo.experiments import PRESETS
-
     presets = "; ".join(f"{c.name}: {c.description}" for c in PRESETS.values())
     parser = subparsers.add_parser(
         "compare",

@@ -12,7 +12,7 @@ import argparse
 import logging
 from typing import Any
 
-from monai_topo.data.writers import DATASET_KINDS
+from monai_topo.data import DATASET_KINDS, make_dataset
 
 __all__ = ["register", "run"]
 
@@ -58,8 +58,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset described by ``args``; return 0, or 1 (with a logged error) on bad options."""
-    from monai_topo.data.writers import make_dataset
-
     try:
         path = make_dataset(
             args.kind,

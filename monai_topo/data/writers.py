@@ -28,6 +28,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
+from monai_topo import __version__
 from monai_topo.data.neuron import make_neuron_volume
 from monai_topo.data.placenta import PLACENTA_TOPOLOGY, make_placenta_volume
 from monai_topo.data.synthesis import case_seed, resolve_shape
@@ -198,8 +199,6 @@ def _write_dataset(
         topology = {"betti": list(PLACENTA_TOPOLOGY), "connectivity": 26, "note": "every case"}
         labels = {"0": "background", "1": "placenta"}
         modality = {"0": "3D ultrasound (synthetic)"}
-    from monai_topo import __version__
-
     datalist: dict[str, Any] = {
         "name": f"monai_topo synthetic {kind}",
         "description": description,

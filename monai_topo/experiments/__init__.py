@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from monai_topo.experiments.compare import BUNDLES, CHECKPOINTS, find_bundle, run_comparison
+from monai_topo.experiments.compare import CHECKPOINTS, find_bundle, run_comparison
 from monai_topo.experiments.configurations import (
     POST_SUFFIX,
     PRESETS,
@@ -19,7 +19,6 @@ from monai_topo.experiments.statistics import Interval, bootstrap_mean_ci
 from monai_topo.experiments.timing import StepTimer, read_step_times
 
 __all__ = [
-    "BUNDLES",
     "CHECKPOINTS",
     "METRICS",
     "MIN_SIZE_CANDIDATES",

@@ -37,6 +37,9 @@ from typing import Any
 
 import numpy as np
 
+import monai_topo.data  # noqa: F401 - the bundles' datalist expression calls monai_topo.data.ensure_dataset
+from monai_topo.bundles import BUNDLES
+from monai_topo.bundles import path as bundle_path
 from monai_topo.data.writers import write_json_atomic
 from monai_topo.experiments.configurations import AUTO, Configuration, resolve_configurations
 from monai_topo.experiments.report import Comparison, summarise, write_report
@@ -45,12 +48,10 @@ from monai_topo.experiments.timing import read_step_times
 from monai_topo.io import case_name
 from monai_topo.transforms import check_postprocess_options
 
-__all__ = ["BUNDLES", "CHECKPOINTS", "find_bundle", "run_comparison"]
+__all__ = ["CHECKPOINTS", "find_bundle", "run_comparison"]
 
 logger = logging.getLogger(__name__)
 
-#: short names of the bundles shipped in the repository's ``bundles/`` folder
-BUNDLES = {"neuron": "neuron_topology_segmentation", "placenta": "placenta_topology_segmentation"}
 #: which checkpoint of a run is evaluated
 CHECKPOINTS = {"final": "model_final.pt", "best": "model.pt"}
 
@@ -58,22 +59,25 @@ _EPOCH_DONE = re.compile(r"SupervisedTrainer - INFO - Epoch\[(\d+)\] Complete")
 _RUN = "run.json"
 
 
+def _is_bundle(path: Path) -> bool:
+    return (path / "configs" / "train.json").is_file() and (path / "configs" / "evaluate.json").is_file()
+
+
 def find_bundle(bundle: str | os.PathLike) -> Path:
-    """A bundle folder from a path or a short name (``neuron``, ``placenta``, or a folder name in ``bundles/``).
+    """A bundle folder from a path, or a bundle that ships with the package by name (``neuron``, ``placenta``, or
+    its folder name; :func:`monai_topo.bundles.path`).
 
     Raises:
-        ValueError: when no folder with ``configs/train.json`` and ``configs/evaluate.json`` is found.
+        ValueError: when ``bundle`` is neither a folder with ``configs/train.json`` and ``configs/evaluate.json`` nor
+            the name of a shipped bundle.
     """
-    candidates = [Path(bundle)]
-    name = BUNDLES.get(str(bundle), str(bundle))
-    roots = [Path.cwd() / "bundles", Path(__file__).resolve().parents[2] / "bundles"]
-    candidates += [root / name for root in roots]
-    for path in candidates:
-        if (path / "configs" / "train.json").is_file() and (path / "configs" / "evaluate.json").is_file():
-            return path.resolve()
+    if _is_bundle(Path(bundle)):
+        return Path(bundle).resolve()
+    if str(bundle) in BUNDLES or str(bundle) in BUNDLES.values():
+        return bundle_path(str(bundle)).resolve()
     raise ValueError(
         f"no bundle {bundle!r}: give a bundle folder (with configs/train.json and configs/evaluate.json) or one "
-        f"of {sorted(BUNDLES)} (looked in {', '.join(str(r) for r in roots)})."
+        f"of {sorted(BUNDLES)} (the bundles that ship with monai_topo)."
     )
 
 
@@ -277,8 +281,6 @@ def _ensure_data(bundle_dir: Path, dataset_dir: Path, common: Mapping[str, Any])
         return
     from monai.bundle import ConfigParser
 
-    import monai_topo.data  # noqa: F401 - the bundle's expression calls monai_topo.data.ensure_dataset
-
     parser = ConfigParser(globals={"monai_topo": "monai_topo", "os": "os", "glob": "glob"})
     parser.read_config(str(bundle_dir / "configs" / "train.json"))
     for key, value in {**common, "dataset_dir": str(dataset_dir), "bundle_root": str(bundle_dir)}.items():
@@ -412,7 +414,7 @@ def run_comparison(
     """Train every configuration with every seed on one bundle, evaluate on the test split, compare to the first.
 
     Args:
-        bundle: a bundle folder, or ``"neuron"`` / ``"placenta"`` for the repository's bundles.
+        bundle: a bundle folder, or ``"neuron"`` / ``"placenta"`` for the bundles that ship with the package.
         configurations: preset names (see :data:`~monai_topo.experiments.PRESETS`; ``NAME+post`` adds the
             bundle's post-processing) or :class:`Configuration` objects; the first is the baseline of the paired
             differences.

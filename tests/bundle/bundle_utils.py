@@ -10,9 +10,10 @@ from typing import Any
 
 from monai.bundle import ConfigWorkflow
 
-BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
-BUNDLES = ("neuron_topology_segmentation", "placenta_topology_segmentation")
-KINDS = {"neuron_topology_segmentation": "neuron", "placenta_topology_segmentation": "placenta"}
+import monai_topo.bundles
+
+BUNDLES = tuple(monai_topo.bundles.BUNDLES.values())
+KINDS = {full: short for short, full in monai_topo.bundles.BUNDLES.items()}
 
 #: overrides that turn the default (CPU, ~minutes) training into a one-epoch smoke run of a few seconds:
 #: 3 generated 32^3 volumes (1 training, 1 validation, 1 test), 24^3 crops, a narrow UNet, topology term from
@@ -35,7 +36,8 @@ TINY_NET: dict[str, Any] = {"channels": TINY_TRAIN["channels"], "roi_size": TINY
 
 
 def bundle_path(bundle: str, *parts: str) -> Path:
-    return BUNDLES_DIR.joinpath(bundle, *parts)
+    """A file of a bundle as installed with the package (``monai_topo.bundles.path``)."""
+    return monai_topo.bundles.path(bundle).joinpath(*parts)
 
 
 def config_file(bundle: str, *names: str) -> list[str]:

@@ -107,7 +107,7 @@ def test_empty_configs_is_an_error(tmp_path, caplog):
 
 
 def test_quick_sets_a_short_budget(monkeypatch, tmp_path, caplog):
-    import monai_topo.experiments as experiments
+    import monai_topo.cli.compare as compare_command
 
     seen = {}
 
@@ -115,7 +115,7 @@ def test_quick_sets_a_short_budget(monkeypatch, tmp_path, caplog):
         seen.update(kwargs)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(experiments, "run_comparison", fake)
+    monkeypatch.setattr(compare_command, "run_comparison", fake)
     monkeypatch.chdir(tmp_path)
     assert main(["compare", "--quick", "--override", "epochs=8"]) == 2
     assert seen["overrides"]["epochs"] == 8 and seen["overrides"]["topology_warmup"] == 5
