@@ -1,4 +1,5 @@
-"""SupervoxelLoss(critical_norm=...): the critical term averaged over all voxels (paper) or over the critical mass."""
+"""SupervoxelLoss(critical_norm=...): the critical term averaged over all voxels (paper), over the critical mass, or
+divided by the target's foreground volume."""
 
 from __future__ import annotations
 
@@ -31,11 +32,34 @@ def test_critical_norm_matches_formula(alpha, beta):
     assert value > paper  # rare critical voxels weigh far more when averaged over themselves
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_critical_norm_reductions_agree_with_voxel_map(reduction):
+@pytest.mark.parametrize("alpha,beta", [(0.5, 0.5), (0.8, 0.3), (0.2, 1.0)])
+def test_foreground_norm_matches_formula_and_is_bounded(alpha, beta):
     logits, target = _case()
-    value = SupervoxelLoss(critical_norm="critical", reduction=reduction)(logits, target)
-    voxel_map = SupervoxelLoss(critical_norm="critical", reduction="none")(logits, target)
+    loss = SupervoxelLoss(alpha=alpha, beta=beta, critical_norm="foreground")
+    value = float(loss(logits, target))
+    k = beta * loss.last_critical["fn"].double() + (1 - beta) * loss.last_critical["fp"].double()
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    expected = (1 - alpha) * bce.mean() + alpha * (k * bce).sum() / target.sum()
+    assert value == pytest.approx(float(expected), rel=1e-5)
+    assert value - (1 - alpha) * float(bce.mean()) <= alpha * float(bce.max()) * float(k.sum() / target.sum()) + 1e-9
+    critical = float(SupervoxelLoss(alpha=alpha, beta=beta, critical_norm="critical")(logits, target))
+    assert (value < critical) == bool(k.sum() < target.sum())
+
+
+def test_foreground_norm_empty_target_falls_back_to_voxels():
+    logits, _ = _case()
+    empty = torch.zeros_like(logits)
+    a = SupervoxelLoss(critical_norm="foreground")(logits, empty)
+    b = SupervoxelLoss()(logits, empty)
+    assert torch.isfinite(a) and float(a) == pytest.approx(float(b))
+
+
+@pytest.mark.parametrize("norm", ["critical", "foreground"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_critical_norm_reductions_agree_with_voxel_map(reduction, norm):
+    logits, target = _case()
+    value = SupervoxelLoss(critical_norm=norm, reduction=reduction)(logits, target)
+    voxel_map = SupervoxelLoss(critical_norm=norm, reduction="none")(logits, target)
     expected = voxel_map.mean() if reduction == "mean" else voxel_map.sum()
     assert float(value) == pytest.approx(float(expected), rel=1e-5)
 
@@ -52,5 +76,5 @@ def test_critical_norm_without_critical_voxels_equals_paper():
 
 
 def test_critical_norm_bad_option():
-    with pytest.raises(ValueError, match="critical_norm must be 'voxels' or 'critical'"):
+    with pytest.raises(ValueError, match="critical_norm must be one of"):
         SupervoxelLoss(critical_norm="batch")
