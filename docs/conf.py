@@ -35,10 +35,15 @@ API_PACKAGES = {
     "monai_topo.losses": "Losses",
     "monai_topo.metrics": "Metrics",
     "monai_topo.handlers": "Ignite handlers",
-    "monai_topo.topology": "Topology core",
     "monai_topo.transforms": "Transforms",
+    "monai_topo.topology": "Topology core",
+    "monai_topo.evaluation": "Evaluation (monai-topo evaluate, betti)",
+    "monai_topo.experiments": "Experiments (monai-topo compare)",
+    "monai_topo.io": "Reading volumes, case names",
     "monai_topo.data": "Built-in datasets",
     "monai_topo.visualize": "Pictures (error overlays, persistence diagrams)",
+    "monai_topo.bundles": "Bundles",
+    "monai_topo.cli": "Command line",
 }
 
 

@@ -56,7 +56,8 @@ def benchmark_overlays(
     """
     import nibabel as nib
 
-    from monai_topo.evaluation import OVERLAY_COLUMNS, evaluate_case, evaluate_folders, write_case_overlays
+    from monai_topo.evaluation import evaluate_case, evaluate_folders, write_case_overlays
+    from monai_topo.evaluation.overlays import OVERLAY_COLUMNS
     from monai_topo.evaluation.case import evaluate_case_with_labellings
     from monai_topo.data.neuron import make_neuron_volume
     from monai_topo.topology import topological_errors

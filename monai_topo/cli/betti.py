@@ -17,10 +17,11 @@ import logging
 import numpy as np
 
 from monai_topo.cli.options import add_chunk_arguments, add_connectivity_argument, chunk_size
-from monai_topo.evaluation import betti_table, betti_table_chunked, format_table
+from monai_topo.evaluation import betti_table, betti_table_chunked
+from monai_topo.evaluation.report import format_table
 from monai_topo.evaluation.chunked import scheduler, uses_chunked_path
 from monai_topo.io import read_label_volume
-from monai_topo.topology import foreground_connectivity, resolve_connectivity
+from monai_topo.topology.connectivity import foreground_connectivity, resolve_connectivity
 
 __all__ = ["register", "run"]
 

@@ -25,7 +25,8 @@ import os
 from pathlib import Path
 
 from monai_topo.cli.options import add_chunk_arguments, add_connectivity_argument, chunk_size
-from monai_topo.evaluation import evaluate_folders, format_table, summarise, write_csv, write_plot
+from monai_topo.evaluation import evaluate_folders, summarise, write_csv, write_plot
+from monai_topo.evaluation.report import format_table
 from monai_topo.evaluation.chunked import scheduler
 from monai_topo.evaluation.overlays import overlay_dir_problem
 

@@ -12,7 +12,8 @@ import argparse
 import logging
 from typing import Any
 
-from monai_topo.data import DATASET_KINDS, make_dataset
+from monai_topo.data import make_dataset
+from monai_topo.data.writers import DATASET_KINDS
 
 __all__ = ["register", "run"]
 

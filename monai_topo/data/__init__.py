@@ -9,26 +9,12 @@ from __future__ import annotations
 
 from monai_topo.data.ensure import create_datalist, ensure_dataset
 from monai_topo.data.neuron import NeuronVolume, make_neuron_volume
-from monai_topo.data.placenta import PLACENTA_TOPOLOGY, PlacentaVolume, make_placenta_volume
-from monai_topo.data.synthesis import case_seed, resolve_shape, smooth_random_field
-from monai_topo.data.writers import (
-    DATALIST_NAME,
-    DATASET_KINDS,
-    make_dataset,
-    make_neuron_dataset,
-    make_placenta_dataset,
-    save_nifti,
-    split_counts,
-    write_json_atomic,
-)
+from monai_topo.data.placenta import PlacentaVolume, make_placenta_volume
+from monai_topo.data.writers import make_dataset, make_neuron_dataset, make_placenta_dataset
 
 __all__ = [
-    "DATALIST_NAME",
-    "DATASET_KINDS",
     "NeuronVolume",
-    "PLACENTA_TOPOLOGY",
     "PlacentaVolume",
-    "case_seed",
     "create_datalist",
     "ensure_dataset",
     "make_dataset",
@@ -36,9 +22,4 @@ __all__ = [
     "make_neuron_volume",
     "make_placenta_dataset",
     "make_placenta_volume",
-    "resolve_shape",
-    "save_nifti",
-    "smooth_random_field",
-    "split_counts",
-    "write_json_atomic",
 ]

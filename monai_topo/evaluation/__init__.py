@@ -21,21 +21,17 @@ from __future__ import annotations
 
 from monai_topo.evaluation.case import betti_table, evaluate_case
 from monai_topo.evaluation.chunked import betti_table_chunked, evaluate_case_chunked
-from monai_topo.evaluation.folders import CaseFailure, evaluate_folders, pair_files
-from monai_topo.evaluation.overlays import OVERLAY_COLUMNS, write_case_overlays
-from monai_topo.evaluation.report import COLUMNS, format_table, summarise, write_csv, write_plot
+from monai_topo.evaluation.folders import CaseFailure, evaluate_folders
+from monai_topo.evaluation.overlays import write_case_overlays
+from monai_topo.evaluation.report import summarise, write_csv, write_plot
 
 __all__ = [
-    "COLUMNS",
-    "OVERLAY_COLUMNS",
     "CaseFailure",
     "betti_table",
     "betti_table_chunked",
     "evaluate_case",
     "evaluate_case_chunked",
     "evaluate_folders",
-    "format_table",
-    "pair_files",
     "summarise",
     "write_case_overlays",
     "write_csv",

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from monai.metrics import compute_dice
 
-from monai_topo.metrics import compute_centerline_dice, split_merge_from_labels
+from monai_topo.metrics import compute_centerline_dice
+from monai_topo.metrics.connectivity_error import split_merge_from_labels
 from monai_topo.topology import betti_numbers, euler_characteristic, label_mask
 from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers

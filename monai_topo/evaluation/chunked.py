@@ -1,7 +1,7 @@
 """The chunked evaluation: Zarr / OME-Zarr / large NIfTI volumes, read lazily and measured chunk by chunk.
 
 The evaluation switches to it for Zarr stores, for a given chunk size or level, or for volumes of more than
-:data:`monai_topo.io.LARGE_VOLUME_VOXELS` voxels (:func:`uses_chunked_path`). Volumes are read lazily
+:data:`monai_topo.io.volumes.LARGE_VOLUME_VOXELS` voxels (:func:`uses_chunked_path`). Volumes are read lazily
 (:func:`monai_topo.io.open_volume`) and every number comes from :mod:`monai_topo.topology.chunked`, exact and chunk by
 chunk; the scheduler is dask's default (threads) or a ``dask.distributed`` client (:func:`scheduler`).
 
@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 
 from monai_topo.evaluation.case import case_row, check_same_grid
-from monai_topo.io import NIFTI_SUFFIXES, open_volume, wants_chunked
-from monai_topo.topology import chunked_pair_topology, chunked_topology, resolve_connectivity
+from monai_topo.io import open_volume
+from monai_topo.io.cases import NIFTI_SUFFIXES
+from monai_topo.io.volumes import wants_chunked
+from monai_topo.topology import chunked_pair_topology, chunked_topology
+from monai_topo.topology.connectivity import resolve_connectivity
 
 __all__ = ["betti_table_chunked", "evaluate_case_chunked", "scheduler", "uses_chunked_path"]
 

@@ -18,7 +18,9 @@ import numpy as np
 from monai_topo.evaluation.case import check_same_grid, evaluate_case_with_labellings
 from monai_topo.evaluation.chunked import evaluate_case_chunked, uses_chunked_path
 from monai_topo.evaluation.overlays import write_case_overlays
-from monai_topo.io import VOLUME_SUFFIXES, is_zarr_path, list_cases, pair_cases, read_label_volume
+from monai_topo.io import list_cases, pair_cases, read_label_volume
+from monai_topo.io.cases import VOLUME_SUFFIXES
+from monai_topo.io.volumes import is_zarr_path
 
 __all__ = ["CaseFailure", "evaluate_folders", "pair_files"]
 
@@ -105,7 +107,7 @@ def evaluate_folders(
         progress: show a progress bar over the cases.
         chunks: evaluate every case chunk by chunk with chunks of this many voxels per axis (one int, or one per
             axis); ``None``: Zarr / OME-Zarr cases and volumes of more than
-            :data:`monai_topo.io.LARGE_VOLUME_VOXELS` voxels only (:func:`monai_topo.evaluation.evaluate_case_chunked`;
+            :data:`monai_topo.io.volumes.LARGE_VOLUME_VOXELS` voxels only (:func:`monai_topo.evaluation.evaluate_case_chunked`;
             clDice is NaN there).
         level: OME-Zarr multiscale level (a level other than 0 is evaluated chunk by chunk).
         overlays: a folder: the cases evaluated in memory also get their error label map and picture there

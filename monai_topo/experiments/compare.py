@@ -46,7 +46,7 @@ from monai_topo.experiments.report import Comparison, summarise, write_report
 from monai_topo.experiments.scoring import choose_min_size, score_predictions
 from monai_topo.experiments.timing import read_step_times
 from monai_topo.io import case_name
-from monai_topo.transforms import check_postprocess_options
+from monai_topo.transforms.postprocess import check_postprocess_options
 
 __all__ = ["CHECKPOINTS", "find_bundle", "run_comparison"]
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monai_topo.transforms import check_postprocess_options
+from monai_topo.transforms.postprocess import check_postprocess_options
 
 __all__ = ["POST_SUFFIX", "PRESETS", "Configuration", "load_configurations", "resolve_configurations"]
 

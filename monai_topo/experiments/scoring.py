@@ -23,7 +23,8 @@ import torch
 
 from monai_topo.evaluation import evaluate_case
 from monai_topo.io import list_cases, read_label_volume
-from monai_topo.transforms import TopologyPostprocess, check_postprocess_options
+from monai_topo.transforms import TopologyPostprocess
+from monai_topo.transforms.postprocess import check_postprocess_options
 
 __all__ = ["METRICS", "MIN_SIZE_CANDIDATES", "choose_min_size", "score_case", "score_predictions"]
 

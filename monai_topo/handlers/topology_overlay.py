@@ -12,7 +12,8 @@ import torch
 from monai.handlers import TensorBoardHandler
 
 from monai_topo.evaluation.overlays import overlay_dir_problem, write_case_overlays
-from monai_topo.io import VOLUME_SUFFIXES, case_name
+from monai_topo.io import case_name
+from monai_topo.io.cases import VOLUME_SUFFIXES
 from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, Connectivity, topological_errors
 from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
 

@@ -8,30 +8,17 @@
 
 from __future__ import annotations
 
-from monai_topo.io.cases import (
-    NIFTI_SUFFIXES,
-    VOLUME_SUFFIXES,
-    CasePairing,
-    case_name,
-    list_cases,
-    pair_cases,
-)
+from monai_topo.io.cases import CasePairing, case_name, list_cases, pair_cases
 from monai_topo.io.nifti import VolumeError, read_label_volume, read_probability_map
-from monai_topo.io.volumes import LARGE_VOLUME_VOXELS, is_zarr_path, open_volume, volume_shape, wants_chunked
+from monai_topo.io.volumes import open_volume
 
 __all__ = [
-    "LARGE_VOLUME_VOXELS",
-    "NIFTI_SUFFIXES",
-    "VOLUME_SUFFIXES",
     "CasePairing",
     "VolumeError",
     "case_name",
-    "is_zarr_path",
     "list_cases",
     "open_volume",
     "pair_cases",
     "read_label_volume",
     "read_probability_map",
-    "volume_shape",
-    "wants_chunked",
 ]

@@ -36,7 +36,8 @@ from monai.utils import LossReduction
 
 from monai_topo.losses.base import TopologyLoss
 from monai_topo.losses.utils import reduce_per_item
-from monai_topo.topology import compute_persistence, patch_slices
+from monai_topo.topology import compute_persistence
+from monai_topo.topology.betti import patch_slices
 from monai_topo.topology.matching import normalize_locations
 from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers
 

@@ -59,7 +59,7 @@ class SkeletonRecallLoss(TopologyLoss):
 
     **How the tube reaches the loss.** ``forward(input, target)`` builds it from the target at each call: the
     (one-hot, background-removed) target is copied to the CPU, every sample x class item is skeletonised and
-    dilated on a thread pool (:func:`monai_topo.topology.tubed_skeletons`), and the tube is moved to the
+    dilated on a thread pool (:func:`monai_topo.topology.skeleton.tubed_skeletons`), and the tube is moved to the
     input's device; this works unchanged inside :class:`monai_topo.losses.TopologyAwareLoss` and MONAI's
     ``SupervisedTrainer``, which call ``loss(pred, label)``. To take this off the training step, build the tube in
     the data pipeline with :class:`monai_topo.transforms.SkeletonTubed` (the paper's way: in the data loader
@@ -77,7 +77,7 @@ class SkeletonRecallLoss(TopologyLoss):
         >>> label = torch.randint(0, 3, (2, 1, 16, 16, 16)).float()
         >>> value = loss(logits, label)
         >>> value.backward()
-        >>> 0.0 <= float(value) <= 1.0
+        >>> 0.0 <= value.item() <= 1.0
         True
     """
 

@@ -6,48 +6,28 @@ All take binarised one-hot ``B C H W [D]`` inputs and return ``(B, C)`` (NaN whe
 
 from __future__ import annotations
 
-from monai_topo.metrics.betti_error import (
-    BettiErrorMetric,
-    betti_error_per_dim,
-    compute_betti_error,
-    compute_betti_error_per_dim,
-    compute_betti_numbers,
-)
-from monai_topo.metrics.centerline_dice import (
-    CenterlineDiceMetric,
-    centerline_dice,
-    compute_centerline_dice,
-    skeleton,
-)
+from monai_topo.metrics.betti_error import BettiErrorMetric, compute_betti_error, compute_betti_error_per_dim
+from monai_topo.metrics.centerline_dice import CenterlineDiceMetric, centerline_dice, compute_centerline_dice
 from monai_topo.metrics.connectivity_error import (
     ConnectivityErrorMetric,
     compute_connectivity_error,
     split_merge_counts,
-    split_merge_from_labels,
 )
 from monai_topo.metrics.euler_characteristic_error import (
     EulerCharacteristicErrorMetric,
     compute_euler_characteristic_error,
-    euler_characteristic_error,
 )
-from monai_topo.metrics.utils import TopologyCumulativeMetric
 
 __all__ = [
     "BettiErrorMetric",
     "CenterlineDiceMetric",
     "ConnectivityErrorMetric",
     "EulerCharacteristicErrorMetric",
-    "TopologyCumulativeMetric",
-    "betti_error_per_dim",
     "centerline_dice",
     "compute_betti_error",
     "compute_betti_error_per_dim",
-    "compute_betti_numbers",
     "compute_centerline_dice",
     "compute_connectivity_error",
     "compute_euler_characteristic_error",
-    "euler_characteristic_error",
-    "skeleton",
     "split_merge_counts",
-    "split_merge_from_labels",
 ]

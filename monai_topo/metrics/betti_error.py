@@ -50,7 +50,7 @@ def betti_error_per_dim(
         target: binary target of the same shape.
         connectivity: foreground connectivity (``None``/8/26 T-construction, 4/6 V-construction).
         patch_size: ``None`` for the whole image; otherwise Hu et al.'s protocol: the error of each patch
-            (same windows on both masks, see :func:`monai_topo.topology.patch_slices`) averaged over patches.
+            (same windows on both masks, see :func:`monai_topo.topology.betti.patch_slices`) averaged over patches.
         num_patches: ``None`` tiles the image; an int draws that many random windows with ``seed``.
         seed: seed of the random windows.
 

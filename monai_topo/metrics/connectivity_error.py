@@ -11,7 +11,8 @@ from monai.utils import MetricReduction
 
 from monai_topo.metrics.chunked import chunked_metric_items
 from monai_topo.metrics.utils import TopologyCumulativeMetric, evaluate_items, prepare_metric_inputs, to_output_tensor
-from monai_topo.topology import Connectivity, foreground_connectivity, label_components
+from monai_topo.topology import Connectivity, label_components
+from monai_topo.topology.connectivity import foreground_connectivity
 from monai_topo.topology.chunked import chunked_split_merge_counts, is_dask_array
 from monai_topo.topology.validation import check_connectivity, check_num_workers
 

@@ -132,7 +132,7 @@ def compute_persistence(
     Args:
         values: 2D or 3D real array without NaN/Inf.
         filtration: ``"superlevel"`` or ``"sublevel"``.
-        connectivity: foreground connectivity (see :func:`monai_topo.topology.resolve_connectivity`).
+        connectivity: foreground connectivity (see :func:`monai_topo.topology.connectivity.resolve_connectivity`).
         maxdim: highest homology dimension to compute, at most ``ndim - 1`` (the default).
 
     Returns:

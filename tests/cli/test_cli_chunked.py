@@ -169,7 +169,8 @@ def test_bad_volumes(tmp_path, caplog, make, match):
 
 
 def test_open_volume_is_lazy_and_names_chunks(tmp_path):
-    from monai_topo.io import LARGE_VOLUME_VOXELS, open_volume, wants_chunked
+    from monai_topo.io import open_volume
+    from monai_topo.io.volumes import LARGE_VOLUME_VOXELS, wants_chunked
 
     nifti = save_nifti(tmp_path / "v.nii", _target())
     volume = open_volume(nifti, chunks=(4, 5, 6))

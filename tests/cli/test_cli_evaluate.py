@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from monai_topo.cli import evaluate
-from monai_topo.evaluation import COLUMNS
+from monai_topo.evaluation.report import COLUMNS
 from tests.cli.cli_helpers import run_command, save_nifti
 
 

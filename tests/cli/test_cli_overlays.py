@@ -12,7 +12,8 @@ from matplotlib.image import imread
 
 from monai_topo.cli import evaluate
 from monai_topo.topology import topological_errors
-from monai_topo.visualize import ERROR_COLORS, render_error_overlay
+from monai_topo.visualize import render_error_overlay
+from monai_topo.visualize.overlay import ERROR_COLORS
 from tests.cli.cli_helpers import run_command, save_nifti
 
 AFFINE = np.diag([2.0, 1.0, 1.5, 1.0])

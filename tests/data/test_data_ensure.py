@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 
-from monai_topo.data import DATALIST_NAME, create_datalist, ensure_dataset, save_nifti
+from monai_topo.data import create_datalist, ensure_dataset
+from monai_topo.data.writers import DATALIST_NAME, save_nifti
 
 SMALL = {"num_volumes": 3, "size": 32}
 

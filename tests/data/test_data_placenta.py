@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import monai_topo.data.placenta as placenta
-from monai_topo.data import PLACENTA_TOPOLOGY, PlacentaVolume, make_placenta_volume
+from monai_topo.data import PlacentaVolume, make_placenta_volume
+from monai_topo.data.placenta import PLACENTA_TOPOLOGY
 from monai_topo.topology import betti_numbers
 
 

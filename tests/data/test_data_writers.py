@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 
-from monai_topo.data import (
-    DATALIST_NAME,
-    make_dataset,
-    make_neuron_dataset,
-    make_neuron_volume,
-    make_placenta_dataset,
-    split_counts,
-)
+from monai_topo.data import make_dataset, make_neuron_dataset, make_neuron_volume, make_placenta_dataset
+from monai_topo.data.writers import DATALIST_NAME, split_counts
 from monai_topo.data.synthesis import case_seed
 from monai_topo.topology import betti_numbers
 

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 
 from monai_topo.cli.compare import parse_override
-from monai_topo.experiments import (
-    PRESETS,
-    Configuration,
-    bootstrap_mean_ci,
-    load_configurations,
-    resolve_configurations,
-)
+from monai_topo.experiments import PRESETS, Configuration, bootstrap_mean_ci, load_configurations
+from monai_topo.experiments.configurations import resolve_configurations
 
 
 def test_constant_grid_has_a_point_interval():

@@ -10,10 +10,11 @@ from monai_topo.metrics import (
     BettiErrorMetric,
     compute_betti_error,
     compute_betti_error_per_dim,
-    compute_betti_numbers,
     compute_euler_characteristic_error,
 )
-from monai_topo.topology import betti_numbers, patch_slices
+from monai_topo.metrics.betti_error import compute_betti_numbers
+from monai_topo.topology import betti_numbers
+from monai_topo.topology.betti import patch_slices
 from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import (
     ball_3d,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_topo.metrics import CenterlineDiceMetric, centerline_dice, compute_centerline_dice, skeleton
+from monai_topo.metrics import CenterlineDiceMetric, centerline_dice, compute_centerline_dice
+from monai_topo.metrics.centerline_dice import skeleton
 from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import batch, item, ring_2d, tube_2d, tube_3d
 

@@ -14,8 +14,8 @@ from monai_topo.topology import (
     betti_numbers_patches,
     compute_persistence,
     euler_characteristic,
-    patch_slices,
 )
+from monai_topo.topology.betti import patch_slices
 from tests.oracle import gudhi_betti
 
 

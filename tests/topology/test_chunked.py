@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 
 from monai_topo.metrics.connectivity_error import split_merge_counts
-from monai_topo.topology import (
-    betti_numbers,
+from monai_topo.topology import betti_numbers, chunked_pair_topology, chunked_topology, euler_characteristic
+from monai_topo.topology.chunked import (
     chunked_betti_numbers,
     chunked_component_count,
     chunked_euler_characteristic,
-    chunked_pair_topology,
     chunked_split_merge_counts,
-    chunked_topology,
-    euler_characteristic,
     is_dask_array,
 )
 from tests.oracle import gudhi_betti

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_topo.topology import label_components, label_sparse_components
+from monai_topo.topology import label_components
+from monai_topo.topology.components import label_sparse_components
 
 
 @pytest.mark.parametrize(

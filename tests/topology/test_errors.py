@@ -12,10 +12,10 @@ from monai_topo.topology import (
     TOPOLOGICAL_ERROR_CODES,
     betti_numbers,
     error_component_counts,
-    foreground_connectivity,
     label_components,
     topological_errors,
 )
+from monai_topo.topology.connectivity import foreground_connectivity
 
 
 def _tubes_2d():

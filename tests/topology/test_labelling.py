@@ -6,18 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_topo.metrics import split_merge_counts, split_merge_from_labels
+from monai_topo.metrics import split_merge_counts
+from monai_topo.metrics.connectivity_error import split_merge_from_labels
 from monai_topo.topology import (
     MaskLabelling,
     betti_numbers,
-    border_labels,
     critical_components,
     critical_supervoxels,
-    foreground_connectivity,
     label_components,
     label_mask,
     topological_errors,
 )
+from monai_topo.topology.connectivity import foreground_connectivity
+from monai_topo.topology.labelling import border_labels
 
 
 def _random_pairs(seed: int, count: int = 24):

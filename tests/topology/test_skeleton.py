@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from monai_topo.metrics.centerline_dice import skeleton as skeleton_from_metrics
-from monai_topo.topology import skeleton, tube_footprint, tubed_skeleton, tubed_skeletons
+from monai_topo.topology import skeleton, tubed_skeleton
+from monai_topo.topology.skeleton import tube_footprint, tubed_skeletons
 from tests.metrics.metric_shapes import tube_2d, tube_3d  # 3-wide straight tubes (clDice tests)
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from monai_topo.topology import betti_numbers
-from monai_topo.transforms import TopologyPostprocess, TopologyPostprocessd, check_postprocess_options
+from monai_topo.transforms import TopologyPostprocess, TopologyPostprocessd
+from monai_topo.transforms.postprocess import check_postprocess_options
 
 
 def _scene() -> torch.Tensor:
