@@ -76,8 +76,9 @@ class SupervoxelLoss(TopologyLoss):
     **Targets.** ``B C ...`` one-hot / binary masks (objects = connected components of each channel), ``B 1 ...``
     class labels with ``to_onehot_y=True``, or, for a one-channel prediction, a ``B 1 ...`` instance label map
     (0 = background, one id per object): merges are then judged between instance ids, and the criterion uses
-    ``target > 0``. ``instance_labels`` forces how the target is read (default: instance ids when a value exceeds
-    1). Soft labels in [0, 1] are given to the criterion unchanged and binarised at 0.5 for the detection.
+    ``target > 0``. ``instance_labels`` forces how the target is read (default: a sample holds instance ids when one
+    of its values exceeds 1, decided per sample, so batching never changes how a sample is read). Soft labels in
+    [0, 1] are given to the criterion unchanged and binarised at 0.5 for the detection.
 
     With ``"mean"`` / ``"sum"`` the default criterion is evaluated once over all voxels (``reduction="sum"``, no
     elementwise tensor kept) and once more on the gathered critical voxels only, which yields the same value and
@@ -178,35 +179,45 @@ class SupervoxelLoss(TopologyLoss):
 
     def _check_target(self, target: torch.Tensor) -> None:
         """What the detection will read must be a mask or integer instance ids (also run by :meth:`check_inputs`)."""
-        detection = self._binary_target(target)[1]
-        if torch.is_floating_point(detection) and not bool((detection == detection.round()).all()):
-            raise ValueError(
-                "target must be a binary mask, soft labels in [0, 1] or a map of integer instance ids (0 = background), "
-                "found non-integral values above 1."
-            )
+        _, detection, instance = self._binary_target(target)
+        for b, is_instance in enumerate(instance):
+            sample = detection[b]
+            if (is_instance or float(sample.max()) > 1) and torch.is_floating_point(sample):
+                if not bool((sample == sample.round()).all()):
+                    raise ValueError(
+                        "target must be a binary mask, soft labels in [0, 1] or a map of integer instance ids "
+                        f"(0 = background), found non-integral values above 1 (sample {b})."
+                    )
 
-    def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The criterion's float target and what the detection reads (a bool mask, or the instance label map).
+    def _binary_target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """The criterion's float target, what the detection reads, and per sample whether it holds instance ids.
 
-        Values in [0, 1] (binary or soft labels): the criterion gets them unchanged (as float32), the detection
-        ``target > 0.5``. Instance ids (a value above 1, or ``instance_labels=True``): the criterion gets
+        Decided **per sample**, so a sample is read the same way whatever it is batched with. Values in [0, 1]
+        (binary or soft labels): the criterion gets them unchanged (as float32), the detection ``target > 0.5``.
+        Instance ids (a value above 1 in that sample, or ``instance_labels=True``): the criterion gets
         ``target > 0``, the detection the ids. ``instance_labels=False`` with ids: ``target > 0`` for both.
         """
         with torch.no_grad():
             target = target.detach()
-            low, high = (float(v) for v in torch.aminmax(target.float() if target.dtype == torch.bool else target))
+            values = target.float() if target.dtype == torch.bool else target
+            low = float(values.min())
             if low < 0:
                 raise ValueError(f"target must be non-negative (0 = background), found the value {low}.")
-            if self.instance_labels or (self.instance_labels is None and high > 1):
-                return (target > 0).to(torch.float32), target
-            if high > 1:  # instance_labels=False on a label map: foreground = non-zero
-                positive = target > 0
-                return positive.to(torch.float32), positive
-            return target.to(torch.float32), target > 0.5
+            highs = values.reshape(values.shape[0], -1).amax(dim=1).tolist()
+            instance = [bool(self.instance_labels) or (self.instance_labels is None and h > 1) for h in highs]
+            positive = [is_instance or h > 1 for is_instance, h in zip(instance, highs)]
+            criterion = target.to(torch.float32)
+            if any(positive):
+                rows = torch.tensor(positive, device=target.device).reshape(-1, *([1] * (target.ndim - 1)))
+                criterion = torch.where(rows, (target > 0).to(torch.float32), criterion)
+            return criterion, target, instance
 
     @torch.no_grad()
-    def _critical(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Critical FN / FP masks ``(B, C', ...)`` as CPU bool tensors (``target``: bool mask or label map)."""
+    def _critical(
+        self, pred: torch.Tensor, target: torch.Tensor, instance: list[bool]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critical FN / FP masks ``(B, C', ...)`` as CPU bool tensors (``target``: the detection target of
+        :meth:`_binary_target`, ``instance[b]``: sample ``b`` holds instance ids)."""
         if self.sigmoid:
             cut = math.log(self.threshold / (1.0 - self.threshold))  # sigmoid(x) > t  <=>  x > logit(t)
             mask = pred.detach().float() > cut
@@ -216,10 +227,10 @@ class SupervoxelLoss(TopologyLoss):
         labels = target.detach().cpu().numpy()
         items = [(b, c) for b in range(masks.shape[0]) for c in range(masks.shape[1])]
 
-        instance_labels = labels.dtype != bool  # (see _binary_target: masks are bool, instance ids are not)
-
         def work(item: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            return critical_components(masks[item], labels[item], self.connectivity, instance_labels=instance_labels)
+            if instance[item[0]]:
+                return critical_components(masks[item], labels[item], self.connectivity, instance_labels=True)
+            return critical_components(masks[item], labels[item] > 0.5, self.connectivity, instance_labels=False)
 
         workers = resolve_num_workers(self.num_workers, len(items))
         if workers > 1:
@@ -242,7 +253,8 @@ class SupervoxelLoss(TopologyLoss):
             ``(critical_fn, critical_fp)``: CPU bool tensors ``B C' ...`` (channels after background removal).
         """
         pred, target = self._prepare(input, target)
-        return self._critical(pred, self._binary_target(target)[1])
+        _, detection, instance = self._binary_target(target)
+        return self._critical(pred, detection, instance)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """
@@ -259,8 +271,8 @@ class SupervoxelLoss(TopologyLoss):
                 ``sigmoid=False``, negative or non-integral instance ids, or a criterion that is not elementwise.
         """
         pred, target = self._prepare(input, target)
-        binary_target, detection_target = self._binary_target(target)
-        critical_fn, critical_fp = self._critical(pred, detection_target)
+        binary_target, detection_target, instance = self._binary_target(target)
+        critical_fn, critical_fp = self._critical(pred, detection_target, instance)
         self.last_critical = {"fn": critical_fn, "fp": critical_fp}
 
         pred = pred.float()

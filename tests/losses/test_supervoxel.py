@@ -148,7 +148,8 @@ def test_soft_labels():
 
 
 def test_instance_ids_per_item():
-    """The batch holds ids above 1, one item only id 1 in two pieces: still read as one instance there."""
+    """Decided per sample: an item with values 0/1 is a binary mask (its two pieces are two objects) even when
+    another item of the batch holds id 2; ``instance_labels=True`` reads id 1 in two pieces as one instance."""
     target = torch.zeros(2, 1, 5, 7)
     target[:, 0, 1, :] = 1
     target[:, 0, 3, :] = 1
@@ -156,6 +157,10 @@ def test_instance_ids_per_item():
     logits = torch.where(target > 0, 4.0, -4.0)
     logits[:, 0, 2, 3] = 1.0  # a bridge in both items
     fn, fp = SupervoxelLoss().critical_masks(logits, target)
+    assert fp[0, 0, 2, 3] and fp[1, 0, 2, 3]  # both bridges merge two objects
+    alone = SupervoxelLoss().critical_masks(logits[:1], target[:1])[1]
+    assert torch.equal(alone, fp[:1])  # batching does not change how item 0 is read
+    fn, fp = SupervoxelLoss(instance_labels=True).critical_masks(logits, target)
     assert not fp[0].any() and fp[1, 0, 2, 3]
 
 

@@ -78,3 +78,27 @@ def test_critical_norm_without_critical_voxels_equals_paper():
 def test_critical_norm_bad_option():
     with pytest.raises(ValueError, match="critical_norm must be one of"):
         SupervoxelLoss(critical_norm="batch")
+
+
+def test_instance_or_binary_is_decided_per_sample():
+    """A binary sample keeps its critical voxels when batched with an instance map (ids 1 and 2)."""
+    binary = torch.zeros(1, 1, 12, 12, 12)
+    binary[0, 0, 2:10, 5:7, 5:7] = 1
+    logits_binary = binary * 8 - 4
+    logits_binary[0, 0, 0:2, 0:2, 0:2] = 4  # a spurious object: critical false positive
+    logits_binary[0, 0, 5, 5:7, 5:7] = -4  # a break: critical false negatives
+    instances = torch.zeros(1, 1, 12, 12, 12)
+    instances[0, 0, 2:10, 2:4, 2:4] = 1
+    instances[0, 0, 2:10, 8:10, 2:4] = 2
+    logits_instances = (instances > 0).float() * 8 - 4
+    logits_instances[0, 0, 5, 4:8, 3] = 4  # joins the two instances: a merge
+    loss = SupervoxelLoss()
+    alone_fn, alone_fp = loss.critical_masks(logits_binary, binary)
+    assert alone_fp.sum() == 8 and alone_fn.sum() == 4
+    both_fn, both_fp = loss.critical_masks(torch.cat([logits_binary, logits_instances]), torch.cat([binary, instances]))
+    assert torch.equal(both_fp[:1], alone_fp) and torch.equal(both_fn[:1], alone_fn)
+    inst_fn, inst_fp = loss.critical_masks(logits_instances, instances)
+    assert inst_fp.sum() > 0 and torch.equal(both_fp[1:], inst_fp)
+    value_alone = float(loss(logits_binary, binary))
+    batched = SupervoxelLoss(reduction="none")(torch.cat([logits_binary, logits_instances]), torch.cat([binary, instances]))
+    assert float(batched[:1].mean()) == pytest.approx(value_alone, rel=1e-6)
