@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from monai_topo.topology.betti import betti_numbers, betti_numbers_patches, euler_characteristic
+from monai_topo.topology.betti_matching import BettiMatching, betti_matching, betti_matching_error
 from monai_topo.topology.chunked import ChunkedPairTopology, ChunkedTopology, chunked_pair_topology, chunked_topology
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity
@@ -27,12 +28,15 @@ from monai_topo.topology.skeleton import skeleton, tubed_skeleton
 
 __all__ = [
     "TOPOLOGICAL_ERROR_CODES",
+    "BettiMatching",
     "ChunkedPairTopology",
     "ChunkedTopology",
     "Connectivity",
     "CriticalSupervoxels",
     "MaskLabelling",
     "PersistenceDiagram",
+    "betti_matching",
+    "betti_matching_error",
     "betti_numbers",
     "betti_numbers_from_diagram",
     "betti_numbers_patches",
