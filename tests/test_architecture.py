@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "monai_topo"
+SOURCES = (ROOT / "monai_topo", ROOT / "benchmarks")
 
 
 def test_import_contracts_are_kept(monkeypatch, capsys):
@@ -24,6 +24,9 @@ def test_import_contracts_are_kept(monkeypatch, capsys):
     assert "0 broken" in out and "nothing imports upward KEPT" in out.replace("\n", " ")
 
 
+_OURS = ("monai_topo", "benchmarks")
+
+
 def _module_name(path: pathlib.Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -34,19 +37,19 @@ def _is_private(name: str) -> bool:
 
 
 def private_name_uses(source: str, own: str) -> list[str]:
-    """``from monai_topo.x import _name`` and ``module._name`` of another monai_topo module, in the module ``own``."""
+    """``from monai_topo.x import _name`` and ``module._name`` of another module of ours, in the module ``own``."""
     tree = ast.parse(source)
     modules: dict[str, str] = {}  # local name -> monai_topo module it is bound to
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("monai_topo") and not node.level:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(_OURS) and not node.level:
             for alias in node.names:
                 if _is_private(alias.name) and node.module != own:
                     found.append(f"{own}:{node.lineno} imports {node.module}.{alias.name}")
                 modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("monai_topo") and alias.asname:
+                if alias.name.startswith(_OURS) and alias.asname:
                     modules[alias.asname] = alias.name
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and _is_private(node.attr):
@@ -59,7 +62,7 @@ def private_name_uses(source: str, own: str) -> list[str]:
 def test_no_module_takes_another_modules_private_name():
     offenders = [
         use
-        for path in sorted(PACKAGE.rglob("*.py"))
+        for path in sorted(p for folder in SOURCES for p in folder.rglob("*.py"))
         for use in private_name_uses(path.read_text(encoding="utf-8"), _module_name(path))
     ]
     assert offenders == []

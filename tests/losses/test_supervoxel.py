@@ -322,7 +322,7 @@ def test_cuda():
 
 
 def test_benchmark_smoke():
-    from monai_topo.benchmarks.supervoxel import benchmark_supervoxel
+    from benchmarks.supervoxel import benchmark_supervoxel
 
     result = benchmark_supervoxel((1, 1, 16, 16, 16), repeats=1, clock="cpu")
     for scenario in ("trained", "random"):

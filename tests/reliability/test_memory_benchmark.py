@@ -1,10 +1,10 @@
-"""Smoke test of ``monai_topo.benchmarks.memory``: one small case in a fresh subprocess, and option checks."""
+"""Smoke test of ``benchmarks.memory``: one small case in a fresh subprocess, and option checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from monai_topo.benchmarks.memory import CASES, benchmark_memory
+from benchmarks.memory import CASES, benchmark_memory
 
 
 def test_one_small_case():

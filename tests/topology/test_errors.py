@@ -335,7 +335,7 @@ def test_empty_and_full_masks_with_and_without_labellings(shape, case):
 def test_neuron_case_with_labellings_against_exact_betti(seed):
     """A 48^3 synthetic neuron with a good prediction (gaps, blobs, noise), as an evaluation hands it over with its
     labellings: the same map as without them, and every loop / cavity code checked by exact Betti numbers."""
-    from monai_topo.benchmarks.supervoxel import trained_logits
+    from benchmarks.supervoxel import trained_logits
     from monai_topo.data.neuron import make_neuron_volume
     from monai_topo.topology import label_mask
 

@@ -1,4 +1,4 @@
-"""``python -m monai_topo.benchmarks``: every timing of the README, measured in one run on this machine.
+"""``python -m benchmarks``: every timing of docs/performance.md, measured in one run on this machine.
 
 Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``supervoxel``
 (SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
@@ -7,8 +7,8 @@ tube given vs built by the loss, against DiceCE alone), ``overlays`` (``evaluate
 ``memory`` (peak RSS per case). Ratios are taken within the same run.
 
 Example:
-    python -m monai_topo.benchmarks                       # everything, default sizes (a few minutes)
-    python -m monai_topo.benchmarks --only topology --gudhi-max-size 256   # gudhi at 256^3: ~4 min, ~11 GB
+    python -m benchmarks                       # everything, default sizes (a few minutes)
+    python -m benchmarks --only topology --gudhi-max-size 256   # gudhi at 256^3: ~4 min, ~11 GB
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _section_topology(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.topology import benchmark_betti, benchmark_persistence, benchmark_persistence_batch
+    from benchmarks.topology import benchmark_betti, benchmark_persistence, benchmark_persistence_batch
 
     betti = benchmark_betti(tuple(args.betti_sizes), gudhi_max_size=args.gudhi_max_size)
     print("\n## betti_numbers vs gudhi (Betti numbers read off gudhi's persistence of the same mask)")
@@ -64,7 +64,7 @@ def _print_dict(title: str, result: dict) -> None:
 
 
 def _section_supervoxel(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.supervoxel import benchmark_supervoxel
+    from benchmarks.supervoxel import benchmark_supervoxel
 
     result = benchmark_supervoxel(shape=tuple(args.supervoxel_shape))
     _print_dict(f"SupervoxelLoss forward+backward on {tuple(args.supervoxel_shape)}", result)
@@ -72,7 +72,7 @@ def _section_supervoxel(args: argparse.Namespace) -> dict:
 
 
 def _section_persistence_losses(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.persistence_losses import benchmark_persistence_losses
+    from benchmarks.persistence_losses import benchmark_persistence_losses
 
     result = benchmark_persistence_losses()
     _print_dict("Persistence losses (Hu matching, SATLoss, Betti prior)", result)
@@ -80,7 +80,7 @@ def _section_persistence_losses(args: argparse.Namespace) -> dict:
 
 
 def _section_skeleton_recall(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.skeleton_recall import benchmark_skeleton_recall
+    from benchmarks.skeleton_recall import benchmark_skeleton_recall
 
     result = benchmark_skeleton_recall(shape=tuple(args.skeleton_recall_shape))
     _print_dict(f"SkeletonRecallLoss + DiceCELoss forward+backward on {tuple(args.skeleton_recall_shape)}", result)
@@ -88,7 +88,7 @@ def _section_skeleton_recall(args: argparse.Namespace) -> dict:
 
 
 def _section_overlays(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.overlays import benchmark_overlays
+    from benchmarks.overlays import benchmark_overlays
 
     result = benchmark_overlays(size=args.overlays_size, clock=args.overlays_clock)
     print(
@@ -106,7 +106,7 @@ def _section_overlays(args: argparse.Namespace) -> dict:
 
 
 def _section_memory(args: argparse.Namespace) -> list[dict]:
-    from monai_topo.benchmarks.memory import benchmark_memory
+    from benchmarks.memory import benchmark_memory
 
     rows = benchmark_memory(size=args.memory_size)
     print("\n## Peak memory (RSS, each case in a fresh process; baseline = importing the package)")
@@ -115,7 +115,7 @@ def _section_memory(args: argparse.Namespace) -> list[dict]:
 
 
 def _section_chunked(args: argparse.Namespace) -> dict:
-    from monai_topo.benchmarks.chunked import benchmark_chunked
+    from benchmarks.chunked import benchmark_chunked
 
     result = benchmark_chunked(args.chunked_time_size, args.chunked_memory_size, args.chunked_chunks, workers=2)
     _print_dict("Chunked topology (dask): exactness, time vs in-memory, peak RSS on a Zarr volume", result["exact"])
@@ -136,7 +136,7 @@ SECTIONS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monai_topo.benchmarks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="run only these sections")
     parser.add_argument("--betti-sizes", nargs="+", type=int, default=[64, 128, 256])
     parser.add_argument("--gudhi-max-size", type=int, default=128, help="largest size given to gudhi (256: ~11 GB)")

@@ -12,7 +12,7 @@ has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the S
   with and without an overlays folder.
 
 Each timing is the best of several rounds in which the compared steps run in turn
-(:func:`monai_topo.benchmarks.utils.best_times_interleaved`): on a shared machine a slow spell hits both alike.
+(:func:`benchmarks.utils.best_times_interleaved`): on a shared machine a slow spell hits both alike.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.benchmarks.supervoxel import trained_logits
-from monai_topo.benchmarks.utils import best_times_interleaved
+from benchmarks.supervoxel import trained_logits
+from benchmarks.utils import best_times_interleaved
 
 __all__ = ["benchmark_overlays"]
 
@@ -42,10 +42,10 @@ def benchmark_overlays(
         size: edge of the cubic cases.
         num_cases: number of cases.
         repeats: rounds; each timing is the best of its rounds, the compared steps called in turn in each round
-            (:func:`monai_topo.benchmarks.utils.best_times_interleaved`).
+            (:func:`benchmarks.utils.best_times_interleaved`).
         seed: seed of the synthetic data.
         num_workers: threads of ``evaluate_case`` (1: the serial cost).
-        clock: ``"wall"`` or ``"cpu"`` (see :func:`monai_topo.benchmarks.utils.best_time`).
+        clock: ``"wall"`` or ``"cpu"`` (see :func:`benchmarks.utils.best_time`).
 
     Returns:
         ``{"cases": [...], "evaluate_s", "overlays_s", "overhead", "folders_evaluate_s", "folders_overlays_s",

@@ -1,6 +1,6 @@
 """Peak memory (RSS) of the topology core, the metrics and every loss, each case in a fresh process.
 
-Every case runs in its own ``python -m monai_topo.benchmarks.memory --child CASE SIZE`` subprocess, which imports
+Every case runs in its own ``python -m benchmarks.memory --child CASE SIZE`` subprocess, which imports
 the package, builds its inputs, runs the operation and reports its peak resident set size (``VmHWM`` from
 ``/proc/self/status``, else ``getrusage(RUSAGE_SELF).ru_maxrss``). The baseline is the same measurement of a process
 that only imports the package (torch, monai, monai_topo); ``above_baseline_mb`` is the case's peak minus it. Where
@@ -9,7 +9,7 @@ top of its inputs (peak during the operation minus the resident size just before
 
 Example::
 
-    python -m monai_topo.benchmarks.memory --size 256        # a table; --json FILE for the raw rows
+    python -m benchmarks.memory --size 256        # a table; --json FILE for the raw rows
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from monai_topo.benchmarks.utils import current_rss_bytes, peak_rss_bytes, reset_peak_rss
+from benchmarks.utils import child_env, current_rss_bytes, peak_rss_bytes, reset_peak_rss
 
 __all__ = ["CASES", "benchmark_memory", "main"]
 
@@ -185,8 +185,8 @@ def _child(case: str, size: int) -> dict:
 
 
 def _run_child(case: str, size: int, timeout: float | None) -> dict:
-    cmd = [sys.executable, "-m", "monai_topo.benchmarks.memory", "--child", case, str(size)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+    cmd = [sys.executable, "-m", "benchmarks.memory", "--child", case, str(size)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env())
     if proc.returncode != 0:
         raise RuntimeError(f"memory case {case!r} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -257,7 +257,7 @@ def _format(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monai_topo.benchmarks.memory", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=256, help="side of the size^3 cases (default 256)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases")
     parser.add_argument("--json", help="also write the rows to this JSON file")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from monai_topo.benchmarks.utils import CLOCKS, best_time
+from benchmarks.utils import CLOCKS, best_time
 from monai_topo.losses.supervoxel import SupervoxelLoss
 
 __all__ = ["benchmark_supervoxel", "tube_target", "trained_logits"]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["CLOCKS", "best_time", "best_times_interleaved", "current_rss_bytes", "peak_rss_bytes", "reset_peak_rss"]
+__all__ = [
+    "CLOCKS",
+    "best_time",
+    "best_times_interleaved",
+    "child_env",
+    "current_rss_bytes",
+    "peak_rss_bytes",
+    "reset_peak_rss",
+]
 
 #: clocks by name: wall-clock time, or CPU time of this process (robust when other work shares the cores)
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -79,3 +89,11 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a ``python -m benchmarks.<module> --child`` subprocess: this one, with the folder that holds
+    the ``benchmarks`` package first on ``PYTHONPATH`` (the benchmarks are not installed with monai_topo)."""
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}

@@ -11,7 +11,7 @@ import cripser
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from monai_topo.benchmarks.utils import best_time
+from benchmarks.utils import best_time
 from monai_topo.topology import betti_numbers, compute_persistence, compute_persistence_batch
 
 __all__ = ["smooth_volume", "benchmark_betti", "benchmark_persistence", "benchmark_persistence_batch"]

@@ -7,7 +7,7 @@ the batch x channel x patch items spread over a thread pool; and a SATLoss OT st
 
 Data: a vessel-like binary target (thickened zero-crossings of smooth random fields, about ten components and a
 few loops) and the logits of a good but noisy prediction of it (gaps, blobs, N(0, 1) logit noise: every voxel
-creates persistence pairs, ~1e5 per 64^3 volume), from :mod:`monai_topo.benchmarks.supervoxel`.
+creates persistence pairs, ~1e5 per 64^3 volume), from :mod:`benchmarks.supervoxel`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import cripser
 import numpy as np
 import torch
 
-from monai_topo.benchmarks.supervoxel import trained_logits, tube_target
+from benchmarks.supervoxel import trained_logits, tube_target
 from monai_topo.losses import BettiPriorLoss, PersistenceMatchingLoss, SpatialAwareMatchingLoss
 from monai_topo.topology import compute_persistence
-from monai_topo.benchmarks.utils import best_time, peak_rss_bytes, reset_peak_rss
+from benchmarks.utils import best_time, peak_rss_bytes, reset_peak_rss
 from monai_topo.topology.matching import normalize_locations, spatial_aware_matching
 
 __all__ = ["benchmark_persistence_losses", "benchmark_sat_ot", "make_batch"]

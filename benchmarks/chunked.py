@@ -11,8 +11,8 @@ Three measurements:
 
 Example::
 
-    python -m monai_topo.benchmarks --only chunked                               # 512^3 time, 1024^3 memory
-    python -m monai_topo.benchmarks.chunked --time-size 256 --memory-size 512     # a quicker run
+    python -m benchmarks --only chunked                               # 512^3 time, 1024^3 memory
+    python -m benchmarks.chunked --time-size 256 --memory-size 512     # a quicker run
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from monai_topo.benchmarks.utils import best_time, peak_rss_bytes
+from benchmarks.utils import best_time, child_env, peak_rss_bytes
 
 __all__ = ["benchmark_chunked", "benchmark_exactness", "benchmark_memory", "benchmark_time", "field_block", "main"]
 
@@ -163,8 +163,8 @@ def benchmark_memory(size: int = 1024, chunks: int = 128, workers: int = 2, fold
     try:
         write_s = _write_zarr(path, size, chunks)
         disk = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
-        command = [sys.executable, "-m", "monai_topo.benchmarks.chunked", "--child", path, "--workers", str(workers)]
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        command = [sys.executable, "-m", "benchmarks.chunked", "--child", path, "--workers", str(workers)]
+        result = subprocess.run(command, capture_output=True, text=True, check=True, env=child_env())
         row = json.loads(result.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -191,7 +191,7 @@ def benchmark_chunked(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monai_topo.benchmarks.chunked", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chunked", description=__doc__.split("\n")[0])
     parser.add_argument("--time-size", type=int, default=512)
     parser.add_argument("--memory-size", type=int, default=1024)
     parser.add_argument("--chunks", type=int, default=128)

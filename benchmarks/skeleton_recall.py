@@ -11,7 +11,7 @@ excluded, the paper's setting) of
 
 plus ``tube_build`` (the thread-pooled skeletonisation alone) and ``transform_per_sample`` (``SkeletonTubed`` on
 one sample, as a data loader worker runs it). Ratios are taken against ``dicece`` in the same run. The label is
-the vessel-like mask of :mod:`monai_topo.benchmarks.supervoxel`, the logits those of a good noisy prediction.
+the vessel-like mask of :mod:`benchmarks.supervoxel`, the logits those of a good noisy prediction.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import os
 import numpy as np
 import torch
 
-from monai_topo.benchmarks.supervoxel import trained_logits, tube_target
-from monai_topo.benchmarks.utils import best_time
+from benchmarks.supervoxel import trained_logits, tube_target
+from benchmarks.utils import best_time
 from monai_topo.losses import SkeletonRecallLoss
 from monai_topo.transforms import SkeletonTubed
 
