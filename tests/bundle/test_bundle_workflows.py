@@ -200,3 +200,31 @@ def test_ckpt_export(trained, tmp_path):
     with torch.no_grad():
         out = net(torch.rand(1, 1, 32, 32, 32))
     assert out.shape == (1, 2, 32, 32, 32)
+
+
+@pytest.mark.parametrize("configs", [("inference.json",), ("train.json", "evaluate.json")])
+def test_save_probabilities(trained, tmp_path, configs):
+    """``save_probabilities``: the foreground probability map next to each label map, in the input's space (what
+    ``monai-topo diagram`` reads); its threshold at 0.5 is the saved segmentation without post-processing."""
+    root, bundle = trained["root"], trained["bundle"]
+    case = load_decathlon_datalist(trained["dataset_dir"] / "dataset.json", data_list_key="test")[0]
+    out_dir = tmp_path / "out"
+    overrides = {"output_dir": str(out_dir)} if configs == ("inference.json",) else {"eval_dir": str(out_dir)}
+    extra = TINY_NET if configs == ("inference.json",) else TINY_TRAIN
+    with preserved_root_logging():
+        workflow = make_workflow(bundle, configs, "infer" if len(configs) == 1 else "eval", bundle_root=str(root),
+                                 dataset_dir=str(trained["dataset_dir"]), save_probabilities=True, postprocess={},
+                                 **overrides, **extra)  # fmt: skip
+        workflow.initialize()
+        workflow.run()
+        workflow.finalize()
+    folder = out_dir if configs == ("inference.json",) else out_dir / "predictions"
+    stem = Path(case["image"]).name.split(".nii")[0]
+    prob = nib.load(folder / f"{stem}_prob.nii.gz")
+    seg = nib.load(folder / f"{stem}_seg.nii.gz")
+    image = nib.load(case["image"])
+    values = np.asarray(prob.dataobj)
+    assert prob.shape == image.shape and values.dtype == np.float32
+    np.testing.assert_allclose(prob.affine, image.affine, atol=1e-5)
+    assert values.min() >= 0.0 and values.max() <= 1.0 and 0.0 < values.std()
+    assert np.array_equal(values > 0.5, np.asarray(seg.dataobj) > 0)
