@@ -76,17 +76,28 @@ def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _first_per_label(labels: np.ndarray, values: np.ndarray, n: int, last: bool = False) -> np.ndarray:
-    """``out[l]`` = the first (``last``: the last) of ``values`` whose label is ``l`` (``values`` sorted), else BIG/-1."""
+    """``out[l]`` = the smallest (``last``: the largest) of ``values`` whose label is ``l``; BIG (-1) for none."""
     out = np.full(n + 1, -1 if last else _BIG, np.int64)
-    if len(labels) == 0:
-        return out
-    if last:
-        uniq, index = np.unique(labels[::-1], return_index=True)
-        out[uniq] = values[len(values) - 1 - index]
-    else:
-        uniq, index = np.unique(labels, return_index=True)
-        out[uniq] = values[index]
+    if len(labels):
+        (np.maximum if last else np.minimum).at(out, labels, values)
     return out
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (by sorting; numpy's hashing unique is slower on these arrays)."""
+    a = np.sort(np.asarray(a, np.int64))
+    if len(a) < 2:
+        return a
+    return a[np.r_[True, a[1:] != a[:-1]]]
+
+
+def _member(a: np.ndarray, sorted_b: np.ndarray) -> np.ndarray:
+    """``a[i] in sorted_b`` for each ``i`` (``sorted_b`` sorted)."""
+    a = np.asarray(a, np.int64)
+    if len(sorted_b) == 0:
+        return np.zeros(len(a), bool)
+    pos = np.minimum(np.searchsorted(sorted_b, a), len(sorted_b) - 1)
+    return sorted_b[pos] == a
 
 
 def _kruskal_nontree(fu: np.ndarray, fv: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -107,7 +118,9 @@ def _kruskal_nontree(fu: np.ndarray, fv: np.ndarray, weight: np.ndarray) -> np.n
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     nontree[idx[~first]] = True  # a parallel edge after the lightest one closes a cycle
     keep, a, b = idx[first], a[first], b[first]
-    nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    both = np.concatenate([a, b])
+    nodes = _unique(both)
+    inv = np.searchsorted(nodes, both)
     by_weight = np.argsort(weight[keep], kind="stable")
     rank = np.empty(len(keep), np.float64)
     rank[by_weight] = np.arange(1, len(keep) + 1)
@@ -210,50 +223,16 @@ def _top_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     return lab, n, cavity, last
 
 
-def _top_birth_faces(sweep: tuple) -> np.ndarray:
-    """Flat birth voxel of each label's pair: the last face (index order) with exactly one side in the cavity."""
-    lab, n, cavity, _ = sweep
-    d, shape = lab.ndim, lab.shape
-    m = tuple(s - 1 for s in shape)
-    cube = np.zeros(m, lab.dtype)
-    for corner in np.ndindex(*(2,) * d):
-        cube = np.maximum(cube, lab[tuple(slice(c, c + k) for c, k in zip(corner, m))])
-    best = np.full(n + 1, -1, np.int64)
-    vstrides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
-    ntypes = 3 if d == 3 else 2
-    for a in range(d):
-        face_type = a if d == 3 else 1 - a
-        pad = [(0, 0)] * d
-        pad[a] = (1, 1)
-        ext = np.pad(cube, pad)  # the outside (infinity) as label 0: never a cavity
-        lo = ext[tuple(slice(0, -1) if ax == a else slice(None) for ax in range(d))]
-        hi = ext[tuple(slice(1, None) if ax == a else slice(None) for ax in range(d))]
-        differ = lo != hi
-        pos = np.nonzero(differ)  # face positions in the vertex grid: p = cube index of the upper side
-        keys = (np.stack(pos, axis=1).astype(np.int64) @ vstrides) * ntypes + face_type
-        for side in (lo[differ], hi[differ]):
-            sel = cavity[side]
-            np.maximum.at(best, side[sel].astype(np.int64), keys[sel])
-    # parent voxel of a face of value 0: the reference's first vertex of the face (all of value 0)
-    p = best // ntypes
-    t = best % ntypes
-    coords = _unravel(np.where(best >= 0, p, 0), shape)
-    if d == 3:
-        offsets = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], np.int64)
-    else:
-        offsets = np.array([[1, 0], [0, 1]], np.int64)
-    voxel = coords + offsets[t]
-    out = np.where(best >= 0, voxel @ vstrides, -1)
-    return out
-
-
-def _top_pairs(sweep: tuple, with_births: bool) -> _Pairs:
+def _top_pairs(sweep: tuple) -> _Pairs:
+    """The cavities' pairs. A cavity joins the outside at the last face (index order) with one side in it: the face
+    ``+x`` of its last cube, whose lower corner is the cavity's last voxel ``v``; the reference draws that face of
+    value 0 at its vertex ``v + (1, ..., 1)``, and the pair's death at ``v``."""
     lab, n, cavity, last = sweep
     labels = np.flatnonzero(cavity).astype(np.int64)
     if len(labels) == 0:
         return _Pairs.empty()
-    births = _top_birth_faces(sweep)[labels] if with_births else labels
-    return _Pairs(labels, births, last[labels])
+    strides = np.cumprod((1,) + lab.shape[:0:-1])[::-1].astype(np.int64)
+    return _Pairs(labels, last[labels] + strides.sum(), last[labels])
 
 
 def _top_matches(sweep0: tuple, sweep1: tuple, sweep_u: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -376,6 +355,33 @@ class _Cells:
         self.SQ = _squares_in(X)
 
 
+class _Lines:
+    """Nodes of a grid sorted along the x lines, to find the nearest one before (or after) a node on its line."""
+
+    def __init__(self, nodes: np.ndarray, shape: tuple[int, ...]):
+        n0 = shape[0]
+        self.n0, self.plane = n0, shape[1] * shape[2]
+        key = (nodes % self.plane) * n0 + nodes // self.plane
+        order = np.argsort(key, kind="stable")
+        self.key, self.nodes = key[order], nodes[order]
+
+    def before(self, v: np.ndarray) -> np.ndarray:
+        """The last node at or before each of ``v`` on its x line (every query has one)."""
+        kv = (v % self.plane) * self.n0 + v // self.plane
+        return self.nodes[np.searchsorted(self.key, kv, side="right") - 1]
+
+    def after(self, v: np.ndarray, none: int) -> np.ndarray:
+        """The first node at or after each of ``v`` on its x line; ``none`` where there is none."""
+        kv = (v % self.plane) * self.n0 + v // self.plane
+        pos = np.searchsorted(self.key, kv, side="left")
+        found = pos < len(self.key)
+        pos = np.minimum(pos, max(len(self.key) - 1, 0))
+        if len(self.key) == 0:
+            return np.full(len(v), none, np.int64)
+        same_line = found & (self.key[pos] // self.n0 == kv // self.n0)
+        return np.where(same_line, self.nodes[pos], none)
+
+
 class _PrimalSweep:
     """Union-find over the edges of ``X``, in the order of their entry (``deaths``) or of their index (``births``).
 
@@ -383,73 +389,95 @@ class _PrimalSweep:
     squares of value 1 kills are decided by the swept part of the mask. ``births``: the reference adds the cells of
     value 0 in index order, so a tunnel is born at an edge in index order.
 
-    Every vertex's earliest edge is a tree edge (Boruvka); those links chain along ``-x`` inside the mask, so the
-    trees they form ("fragments") are found from the vertices whose link is not ``-x`` ("specials"). The other
-    edges that can merge or close cycles: in ``deaths``, the ones entering with a square that is not in ``X`` (an
-    edge entering with a square of ``X`` closes that square's boundary); in ``births``, the ones that are not the
-    last edge of a square of ``X``. A Kruskal over fragments decides them. ``closing``: the squares (``deaths``) or
-    edges (``births``) that close a cycle.
+    Every vertex's earliest edge is a tree edge (Boruvka). For a vertex whose ``-x`` neighbour is in ``X`` that edge
+    is the ``-x`` edge, in both orders, so these links chain along ``-x`` inside the mask and the trees they form
+    ("fragments") are found from the other vertices ("specials": the starts of the x runs of ``X``, and the ends of
+    links chosen by both of their vertices, the "roots"). The edges that can merge or close cycles are then y- and
+    z-edges that are not links: in ``deaths`` those entering with a square not in ``X`` (an edge entering with a
+    square of ``X`` closes that square's boundary), in ``births`` those that are not the last edge of a square of
+    ``X``. A Kruskal over fragments decides them. ``closing``: the squares (``deaths``) or edges (``births``) that
+    close a cycle.
     """
 
     def __init__(self, cells: _Cells, mode: str = "deaths"):
         X, E, SQ = cells.X, cells.E, cells.SQ
         shape = X.shape
-        self.shape = shape
+        self.shape, self.mode = shape, mode
         n0, n1, n2 = shape
         N = X.size
         self.stride = np.array([n1 * n2, n2, 1], np.int64)
-        # link choice per vertex, by class of vertex (blocks where each coordinate is 0 or >= 1)
-        choice = np.full(shape, _NO_LINK, np.uint8)
+        # the starts of the x runs (no -x edge), and their links
+        starts = X.copy()
+        starts[1:] &= ~E[0][:-1]
+        Q = np.flatnonzero(starts)
+        del starts
+        codes = self._choose(Q, E)
+        Q, codes = Q[codes != _NO_LINK], codes[codes != _NO_LINK]
+        R = Q[codes == 3] + self.stride[0]  # the +x end of a start's +x link: it links back (-x), a root
+        S = np.concatenate([Q, R])
+        S_code = np.concatenate([codes, np.zeros(len(R), np.int64)])
+        order = np.argsort(S, kind="stable")
+        S, S_code = S[order], S_code[order]
+        self.S = S
+        axes = S_code % 3
+        nb = S + np.where(S_code < 3, -1, 1) * self.stride[axes]
+        pos = np.minimum(np.searchsorted(S, nb), len(S) - 1)
+        nb_code = np.where(S[pos] == nb, S_code[pos], 0)  # a vertex that is not special links -x
+        root = (nb_code == (S_code + 3) % 6) & (S > nb)
+        self.root_S = root
+        self.S_parent = np.where(root, S, nb)
+        self.S_link = np.where(root, -1, np.where(S_code < 3, nb, S) * 3 + axes)
+        self.lines = _Lines(S, shape)
+        nS = len(S)
+        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(self.S_parent)))), (nS, nS))
+        self.nfrag, self.frag_S = connected_components(graph, directed=False)
+        links = _unique(self.S_link[~root])
         if mode == "deaths":
+            self._death_candidates(X, E, SQ, links)
+        else:
+            self._birth_candidates(X, E, SQ, links)
+
+    def _choose(self, Q: np.ndarray, E: list[np.ndarray]) -> np.ndarray:
+        """The link (earliest edge, as a code of _DIRS) of each vertex in ``Q`` (which has no -x edge)."""
+        shape = self.shape
+        Ef = [e.ravel() for e in E]
+        x = Q // self.stride[0]
+        y = (Q // self.stride[1]) % shape[1]
+        z = Q % shape[2]
+        coords = (x, y, z)
+        present = np.zeros((len(Q), 6), bool)
+        for code, (axis, sign) in enumerate(_DIRS):
+            if sign > 0:
+                present[:, code] = Ef[axis][Q]
+            elif code != 0:
+                ok = coords[axis] >= 1
+                present[ok, code] = Ef[axis][Q[ok] - self.stride[axis]]
+        if self.mode == "deaths":
             priorities = _vertex_priorities(shape)
         else:  # index order: the three edges ending at the vertex, then the three starting there
             priorities = {
                 tuple(bool(v) for v in z): [c for c in range(6) if not (c < 3 and z[c])] for z in np.ndindex(2, 2, 2)
             }
+        rank = np.full((8, 6), 99, np.int64)
         for zero, order in priorities.items():
-            if any(not z and k == 1 for z, k in zip(zero, shape)):
-                continue  # a thin axis has only coordinate 0
-            block = tuple(slice(0, 1) if z else slice(1, None) for z in zero)
-            ch = choice[block]
-            for code in reversed(order):
-                axis, sign = _DIRS[code]
-                if sign > 0:
-                    present = E[axis][block]
-                else:  # the edge ending here starts one voxel back (this block has coordinate >= 1 along axis)
-                    present = E[axis][tuple(slice(0, -1) if a == axis else b for a, b in enumerate(block))]
-                ch[present] = code
-        self.choice = choice.ravel()
-        # specials: a link other than -x, or the later end (the root) of a link chosen by both of its ends
-        special = (choice != 0) & (choice != _NO_LINK)
-        special[1:] |= (choice[1:] == 0) & (choice[:-1] == 3)
-        S = np.flatnonzero(special)
-        del special
-        parent = self.parent(S)
-        self.S = S
-        self.root_S = parent == S
-        g = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
-        g.ravel()[S] = (S // self.stride[0]).astype(g.dtype)
-        self.acc = np.maximum.accumulate(g, axis=0).ravel()
-        del g
-        nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(parent)))), (nS, nS))
-        self.nfrag, self.frag_S = connected_components(graph, directed=False)
-        if mode == "deaths":
-            self._death_candidates(X, E, SQ, choice)
-        else:
-            self._birth_candidates(X, E, SQ, choice)
+            cls = 4 * zero[0] + 2 * zero[1] + zero[2]
+            for r, code in enumerate(order):
+                rank[cls, code] = r
+        cls = 4 * (x == 0) + 2 * (y == 0) + (z == 0)
+        ranks = np.where(present, rank[cls], 99)
+        best = np.argmin(ranks, axis=1)
+        return np.where(ranks[np.arange(len(Q)), best] < 99, best, _NO_LINK).astype(np.int64)
 
-    def _death_candidates(self, X: np.ndarray, E: list, SQ: list, choice: np.ndarray) -> None:
-        """Non-link edges of X entering with a square not in X; Kruskal by (entry, key)."""
+    def _death_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
+        """Non-link y- and z-edges of X entering with a square not in X; Kruskal by (entry, key). (Every x-edge is
+        the -x link of its upper end.)"""
         shape, N = X.shape, X.size
         n0, n1, n2 = shape
         cu, ct = [], []
-        for t in range(3):
+        for t in (1, 2):
             b1, b2 = [b for b in range(3) if b != t]
             s1, s2 = 3 - t - b1, 3 - t - b2
-            cand = choice != 3 + t  # not the link of its lower end ...
-            cand[_along(t, slice(0, -1))] &= choice[_along(t, slice(1, None))] != t  # ... nor of its upper end
-            cand &= E[t]
+            cand = E[t].copy()
             # not entering with a square of X; entry: (p - e_b1, s1) if p_b1 >= 1, else (p - e_b2, s2) if
             # p_b2 >= 1, else (p, s2) or (p, s1)
             r1 = _along(b1, slice(1, None))
@@ -468,19 +496,21 @@ class _PrimalSweep:
             cu.append(p)
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
+        keep = ~_member(cu * 3 + ct, links)
+        cu, ct = cu[keep], ct[keep]
         x, rem = np.divmod(cu, n1 * n2)
         y, z = np.divmod(rem, n2)
         ent = np.empty(len(cu), np.int64)
-        for t in range(3):
+        for t in (1, 2):
             sel = ct == t
             ent[sel] = _entry_keys(x[sel], y[sel], z[sel], t, shape)
         cv = cu + self.stride[ct]
         self.cand_u, self.cand_v, self.cand_key = cu, cv, cu * 3 + ct
         nontree = _kruskal_nontree(self.frag(cu), self.frag(cv), ent * (3 * N) + cu * 3 + ct)
         self.cand_tree = ~nontree
-        self.closing = np.unique(ent[nontree])
+        self.closing = _unique(ent[nontree])
 
-    def _birth_candidates(self, X: np.ndarray, E: list, SQ: list, choice: np.ndarray) -> None:
+    def _birth_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
         """Non-link y- and z-edges of X that are not the last edge of a square of X; Kruskal by key.
 
         (An x-edge is always the earliest edge of its upper end, hence a link.) The last edge of the square
@@ -488,9 +518,7 @@ class _PrimalSweep:
         """
         cu, ct = [], []
         for t in (1, 2):
-            cand = choice != 3 + t
-            cand[_along(t, slice(0, -1))] &= choice[_along(t, slice(1, None))] != t
-            cand &= E[t]
+            cand = E[t].copy()
             if t == 1:
                 cand[1:] &= ~SQ[2][:-1]
             else:
@@ -500,32 +528,52 @@ class _PrimalSweep:
             cu.append(p)
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
-        cv = cu + self.stride[ct]
         key = cu * 3 + ct
+        keep = ~_member(key, links)
+        cu, ct, key = cu[keep], ct[keep], key[keep]
+        cv = cu + self.stride[ct]
         self.cand_u, self.cand_v, self.cand_key = cu, cv, key
         nontree = _kruskal_nontree(self.frag(cu), self.frag(cv), key)
         self.cand_tree = ~nontree
         self.closing = np.sort(key[nontree])
 
+    def _special(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.minimum(np.searchsorted(self.S, v), len(self.S) - 1)
+        return pos, self.S[pos] == v
+
     def parent(self, v: np.ndarray) -> np.ndarray:
-        """The other end of each vertex's link; the vertex itself for a root (the later end of a shared link)."""
-        codes = self.choice[v].astype(np.int64)
-        axes = codes % 3
-        p = v + np.where(codes < 3, -1, 1) * self.stride[axes]
-        shared = self.choice[p].astype(np.int64) == (codes + 3) % 6
-        return np.where(shared & (v > p), v, p)
+        """The other end of each vertex's link (``-x`` for the others); the vertex itself for a root."""
+        pos, special = self._special(v)
+        return np.where(special, self.S_parent[pos], v - self.stride[0])
 
     def link_key(self, v: np.ndarray) -> np.ndarray:
-        """Key of each vertex's link edge."""
-        codes = self.choice[v].astype(np.int64)
-        axes = codes % 3
-        lower = np.where(codes < 3, v - self.stride[axes], v)
-        return lower * 3 + axes
+        """Key of each vertex's link edge (-1 for a root)."""
+        pos, special = self._special(v)
+        return np.where(special, self.S_link[pos], (v - self.stride[0]) * 3)
+
+    # -- walking the forest (see _walks)
+    @property
+    def run_step(self) -> int:
+        return int(self.stride[0])
+
+    def run_keys(self, pos: np.ndarray) -> np.ndarray:
+        return pos * 3  # the x-edge from pos to pos + e_x
+
+    def start_runs(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each vertex: the index (in S) of its chain's special, and the run of x-edges between them."""
+        h = self.head(v)
+        return np.searchsorted(self.S, h), h, (v - h) // self.stride[0]
+
+    def walk_tables(self) -> _WalkTables:
+        if getattr(self, "_tables", None) is None:
+            S, par, root = self.S, self.S_parent, self.root_S
+            nxt, lo, length = self.start_runs(par)
+            self._tables = _WalkTables(S, np.where(root, -1, nxt), self.S_link, lo, np.where(root, 0, length))
+        return self._tables
 
     def head(self, v: np.ndarray) -> np.ndarray:
         """The special vertex that ends the ``-x`` chain of each vertex in ``v`` (flat indices)."""
-        x = v // self.stride[0]
-        return v + (self.acc[v].astype(np.int64) - x) * self.stride[0]
+        return self.lines.before(np.asarray(v, np.int64))
 
     def frag(self, v: np.ndarray) -> np.ndarray:
         return self.frag_S[np.searchsorted(self.S, self.head(v))]
@@ -536,15 +584,16 @@ class _DualSweep:
 
     ``deaths``: reverse index order. ``births``: reverse order of the squares' last edge (then index), the order in
     which the index-order sweep of the edges completes them. The same structure as :class:`_PrimalSweep`: a cube's
-    latest free face is a tree edge, those links chain along ``+x`` outside the mask, and a Kruskal over the
-    resulting fragments decides the squares near the mask. A square that is the first (in sweep order) square of
-    an edge outside ``X`` closes that edge's dual face and is left out. ``connected``: the squares whose dual edge
-    closes a cycle in the unswept part of the complement.
+    latest free face is a tree edge; it is the ``+x`` face wherever that is free (in both orders), so those links
+    chain along ``+x`` outside the mask, and a Kruskal over the resulting fragments decides the squares near the
+    mask. A square that is the first (in sweep order) square of an edge outside ``X`` closes that edge's dual face
+    and is left out. ``connected``: the squares whose dual edge closes a cycle in the unswept part of the
+    complement.
     """
 
     def __init__(self, cells: _Cells, mode: str = "deaths"):
-        self.mode = mode
         X, E, SQ = cells.X, cells.E, cells.SQ
+        self.mode = mode
         shape = X.shape
         self.shape = shape
         n0, n1, n2 = shape
@@ -565,27 +614,36 @@ class _DualSweep:
                 SQ[1][: m[0], : m[1], : m[2]],
                 SQ[0][: m[0], : m[1], : m[2]],
             )
-            choice = np.full(m, _NO_LINK, np.uint8)
+            closed = walls[1] & walls[2]
+            for w in walls[3:]:
+                closed &= w
+            cubes = np.flatnonzero(walls[0] & ~closed)  # +x face a wall, another face free
+            del closed
+            free = np.stack([~w.ravel()[cubes] for w in walls], axis=1)
             priority = (0, 1, 2, 3, 4, 5) if mode == "deaths" else (0, 1, 2, 4, 3, 5)
-            for code in reversed(priority):
-                choice[~walls[code]] = code
-            self.choice = choice.ravel()
-            cubes = np.flatnonzero((choice != 0) & (choice != _NO_LINK))
-            g = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
-            g.ravel()[cubes] = (cubes // self.cstride[0]).astype(g.dtype)
-            self.acc = np.minimum.accumulate(g[::-1], axis=0)[::-1].ravel()
-            del g, choice
+            rank = np.full(6, 99, np.int64)
+            rank[list(priority)] = np.arange(6)
+            ranks = np.where(free, rank, 99)
+            codes = np.argmin(ranks, axis=1).astype(np.int64)
         else:
-            self.choice = np.zeros(0, np.uint8)
-            self.acc = np.zeros(0, np.int16)
             cubes = np.zeros(0, np.int64)
+            codes = np.zeros(0, np.int64)
         self.inf_key, self.inf_target = self._infinity_link(SQ)
         S = np.concatenate([cubes, [INF]])
-        parent = self.parent(S)
         self.S = S
-        self.root_S = parent == S
+        key, tgt = self._face_link(cubes, codes)
+        key = np.concatenate([key, [self.inf_key]])
+        tgt = np.concatenate([tgt, [self.inf_target]])
+        self.S_code = codes
+        self.lines = _Lines(cubes, m) if M else None
+        self._S_link_raw = key
+        back = self._raw_link(tgt)
+        root = (key < 0) | (tgt == S) | ((back == key) & (S > tgt))
+        self.root_S = root
+        self.S_parent = np.where(root, S, tgt)
+        self.S_link = np.where(root, -1, key)
         nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(parent)))), (nS, nS))
+        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(self.S_parent)))), (nS, nS))
         self.nfrag, self.frag_S = connected_components(graph, directed=False)
         # candidates: squares not in X whose entering edges all lie in X (at least one), and not links
         ck = np.flatnonzero(_dual_candidates(X, E, SQ, mode).ravel())
@@ -595,7 +653,30 @@ class _DualSweep:
         ck, c1, c2 = ck[~islink], c1[~islink], c2[~islink]
         nontree = _kruskal_nontree(self.frag(c1), self.frag(c2), -self.order_key(ck))
         self.cand_key, self.cand_u, self.cand_v, self.cand_tree = ck, c1, c2, ~nontree
-        self.connected = np.unique(ck[nontree])
+        self.connected = _unique(ck[nontree])
+
+    def _face_link(self, cubes: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Key of the face ``codes`` (of _DualSweep's order +x, +y, +z, -z, -y, -x) of each cube, and the node behind."""
+        m, INF = self.m, self.M
+        if not len(cubes):
+            z = np.zeros(0, np.int64)
+            return z, z
+        axes = np.array([0, 1, 2, 2, 1, 0])[codes]
+        up = codes < 3
+        cx, rem = np.divmod(cubes, m[1] * m[2])
+        cy, cz = np.divmod(rem, m[2])
+        v = (cx * self.shape[1] + cy) * self.shape[2] + cz
+        key = np.where(up, (v + self.vstride[axes]) * 3 + axes, v * 3 + axes)
+        coord = np.choose(axes, (cx, cy, cz))
+        inside = np.where(up, coord + 1 <= np.asarray(m)[axes] - 1, coord >= 1)
+        return key, np.where(inside, cubes + np.where(up, 1, -1) * self.cstride[axes], INF)
+
+    def _raw_link(self, c: np.ndarray) -> np.ndarray:
+        """The latest free face of each node (specials from the table, the others their +x face)."""
+        pos, special = self._special(c)
+        if not self.M:
+            return self._S_link_raw[pos]
+        return np.where(special, self._S_link_raw[pos], self.run_keys(np.where(special, 0, c)))
 
     def order_key(self, keys: np.ndarray) -> np.ndarray:
         """The sweep order of squares: their key (``deaths``), or (last edge, key) (``births``)."""
@@ -616,7 +697,6 @@ class _DualSweep:
                 pos = np.flatnonzero(~plane[: n[a] - 1, : n[b] - 1])
                 if len(pos) == 0:
                     continue
-                q = [np.full(len(pos), side, np.int64), None, None]
                 qa, qb = np.divmod(pos, n[b] - 1)
                 coords = [None, None, None]
                 coords[s], coords[a], coords[b] = np.full(len(pos), side, np.int64), qa, qb
@@ -642,45 +722,52 @@ class _DualSweep:
         lo = np.where(ps >= 1, flat - self.cstride[s], INF)
         return lo, hi
 
-    def _link(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Key of each node's latest free face and the node behind it (key -1 for a cube without one)."""
-        INF, m = self.M, self.m
-        c = np.asarray(c, np.int64)
-        key = np.full(len(c), -1, np.int64)
-        tgt = c.copy()
-        cube = c < INF
-        if cube.any():
-            cc = c[cube]
-            codes = self.choice[cc].astype(np.int64)
-            ok = codes != _NO_LINK
-            codes = np.where(ok, codes, 0)
-            axes = np.array([0, 1, 2, 2, 1, 0])[codes]
-            up = codes < 3
-            cx, rem = np.divmod(cc, m[1] * m[2])
-            cy, cz = np.divmod(rem, m[2])
-            v = (cx * self.shape[1] + cy) * self.shape[2] + cz
-            k = np.where(up, (v + self.vstride[axes]) * 3 + axes, v * 3 + axes)
-            coord = np.choose(axes, (cx, cy, cz))
-            inside = np.where(up, coord + 1 <= np.asarray(m)[axes] - 1, coord >= 1)
-            t = np.where(inside, cc + np.where(up, 1, -1) * self.cstride[axes], INF)
-            key[cube] = np.where(ok, k, -1)
-            tgt[cube] = np.where(ok, t, cc)
-        infs = ~cube
-        key[infs] = self.inf_key
-        tgt[infs] = self.inf_target
-        return key, tgt
+    def _special(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.minimum(np.searchsorted(self.S, c), len(self.S) - 1)
+        return pos, self.S[pos] == c
 
     def parent(self, c: np.ndarray) -> np.ndarray:
-        """The node behind each node's link; the node itself for a root (the later end of a shared link)."""
-        key, tgt = self._link(c)
-        back, _ = self._link(tgt)
-        shared = (back == key) & (key >= 0)
-        return np.where((key < 0) | (shared & (c > tgt)), c, tgt)
+        """The node behind each node's link (the cube ``+x`` or the outside for the others); the node itself for a
+        root (the later end of a link chosen by both of its ends)."""
+        c = np.asarray(c, np.int64)
+        pos, special = self._special(c)
+        standard = np.where(c // self.cstride[0] < self.m[0] - 1, c + self.cstride[0], self.M)
+        return np.where(special, self.S_parent[pos], standard)
 
     def link_key(self, c: np.ndarray) -> np.ndarray:
-        """Key of the link of each node; -1 for a root or a node without one."""
-        key, _ = self._link(c)
-        return np.where(self.parent(c) == c, -1, key)
+        """Key of the link of each node; -1 for a root."""
+        c = np.asarray(c, np.int64)
+        pos, special = self._special(c)
+        if not self.M:
+            return self.S_link[pos]
+        return np.where(special, self.S_link[pos], self.run_keys(np.where(special, 0, c)))
+
+    # -- walking the forest (see _walks)
+    @property
+    def run_step(self) -> int:
+        return int(self.cstride[0])
+
+    def run_keys(self, cubes: np.ndarray) -> np.ndarray:
+        """The ``+x`` face of each cube."""
+        m, n = self.m, self.shape
+        cx, rem = np.divmod(cubes, m[1] * m[2])
+        cy, cz = np.divmod(rem, m[2])
+        return (((cx + 1) * n[1] + cy) * n[2] + cz) * 3
+
+    def start_runs(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each node: the index (in S) of its chain's special, and the run of cubes whose ``+x`` faces lead there."""
+        h = self.head(c)
+        inside = c < self.M
+        hx = np.where(h < self.M, h // self.cstride[0], self.m[0])
+        cx = np.where(inside, c // self.cstride[0], hx)
+        return np.searchsorted(self.S, h), c, np.where(inside, hx - cx, 0)
+
+    def walk_tables(self) -> _WalkTables:
+        if getattr(self, "_tables", None) is None:
+            S, par, root = self.S, self.S_parent, self.root_S
+            nxt, lo, length = self.start_runs(par)
+            self._tables = _WalkTables(S, np.where(root, -1, nxt), self.S_link, lo, np.where(root, 0, length))
+        return self._tables
 
     def head(self, c: np.ndarray) -> np.ndarray:
         """The special node ending the ``+x`` chain of each node (the outside for chains leaving the grid)."""
@@ -689,10 +776,7 @@ class _DualSweep:
         out = np.full(len(c), INF, np.int64)
         inside = c < INF
         if inside.any():
-            cc = c[inside]
-            cx = cc // self.cstride[0]
-            hx = self.acc[cc].astype(np.int64)
-            out[inside] = np.where(hx >= self.m[0], INF, cc + (hx - cx) * self.cstride[0])
+            out[inside] = self.lines.after(c[inside], INF)
         return out
 
     def frag(self, c: np.ndarray) -> np.ndarray:
@@ -785,7 +869,8 @@ def _fragment_tree(nfrag: int, fu: np.ndarray, fv: np.ndarray) -> tuple[np.ndarr
     k = len(fu)
     nodes = nfrag + 1  # node nfrag: a super root joined to one fragment per component
     ncomp, comp = connected_components(coo_matrix((np.ones(k), (fu, fv)), shape=(nfrag, nfrag)), directed=False)
-    firsts = np.unique(comp, return_index=True)[1]
+    firsts = np.full(ncomp, nfrag, np.int64)
+    np.minimum.at(firsts, comp, np.arange(nfrag))
     rows = np.concatenate([fu, fv, np.full(len(firsts), nfrag)])
     cols = np.concatenate([fv, fu, firsts])
     graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(nodes, nodes))
@@ -836,57 +921,47 @@ def _fragment_paths(parent: np.ndarray, depth: np.ndarray, fa: np.ndarray, fb: n
     return np.concatenate(owners), np.concatenate(frags)
 
 
-def _primal_walks(sweep: _PrimalSweep, starts: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edges (keys, with their owner) of the tree paths from each start vertex to its fragment's root."""
-    out_k, out_o = [], []
-    stride0 = sweep.stride[0]
-    cur, own = np.asarray(starts, np.int64), np.asarray(owners, np.int64)
-    while len(cur):
-        h = sweep.head(cur)
-        run = (cur - h) // stride0
-        if run.any():
-            idx = np.repeat(np.arange(len(cur)), run)
-            step = np.arange(len(idx)) - np.repeat(np.cumsum(run) - run, run)
-            out_k.append((h[idx] + step * stride0) * 3)  # x-edges h + k e_x -> h + (k + 1) e_x
-            out_o.append(own[idx])
-        par = sweep.parent(h)
-        go = par != h
-        out_k.append(sweep.link_key(h[go]))
-        out_o.append(own[go])
-        cur, own = par[go], own[go]
-    if not out_k:
+def _expand_runs(lo: np.ndarray, length: np.ndarray, owners: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``lo + k * step`` for ``k < length``, with their owners."""
+    total = int(length.sum())
+    if total == 0:
         z = np.zeros(0, np.int64)
         return z, z
-    return np.concatenate(out_k), np.concatenate(out_o)
+    which = np.repeat(np.arange(len(lo)), length)
+    k = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+    return lo[which] + k * step, owners[which]
 
 
-def _dual_walks(sweep: _DualSweep, starts: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Squares (keys, with their owner) of the dual tree paths from each start node to its fragment's root."""
+class _WalkTables:
+    """The forest of a sweep's links, compressed to its specials: from each special, its link and the chain run
+    that leads to the next special toward the fragment's root (``nxt`` -1 at the root)."""
+
+    def __init__(self, S: np.ndarray, nxt: np.ndarray, link: np.ndarray, run_lo: np.ndarray, run_len: np.ndarray):
+        self.S, self.nxt, self.link, self.run_lo, self.run_len = S, nxt, link, run_lo, run_len
+
+
+def _walks(sweep, starts: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys (edges, or squares for a dual sweep), with their owner, of the forest paths from each start node to its
+    fragment's root."""
+    tables = sweep.walk_tables()
     out_k, out_o = [], []
-    INF, m, n = sweep.M, sweep.m, sweep.shape
-    cur, own = np.asarray(starts, np.int64), np.asarray(owners, np.int64)
+    owners = np.asarray(owners, np.int64)
+    cur, lo, length = sweep.start_runs(np.asarray(starts, np.int64))
+    pos, own = _expand_runs(lo, length, owners, sweep.run_step)
+    out_k.append(sweep.run_keys(pos))
+    out_o.append(own)
+    own = owners
     while len(cur):
-        h = sweep.head(cur)
-        inside = cur < INF
-        hx = np.where(h < INF, h // sweep.cstride[0], m[0] if INF else 0)
-        cx = np.where(inside, cur // sweep.cstride[0], hx)
-        run = hx - cx
-        if run.any():
-            idx = np.repeat(np.arange(len(cur)), run)
-            step = np.arange(len(idx)) - np.repeat(np.cumsum(run) - run, run)
-            c = cur[idx] + step * sweep.cstride[0]
-            cxx, rem = np.divmod(c, m[1] * m[2])
-            cy, cz = np.divmod(rem, m[2])
-            out_k.append((((cxx + 1) * n[1] + cy) * n[2] + cz) * 3)  # the +x face of cube c
-            out_o.append(own[idx])
-        par = sweep.parent(h)
-        go = par != h
-        out_k.append(sweep.link_key(h[go]))
-        out_o.append(own[go])
-        cur, own = par[go], own[go]
-    if not out_k:
-        z = np.zeros(0, np.int64)
-        return z, z
+        go = tables.nxt[cur] >= 0
+        cur, own = cur[go], own[go]
+        if not len(cur):
+            break
+        out_k.append(tables.link[cur])
+        out_o.append(own)
+        pos, o = _expand_runs(tables.run_lo[cur], tables.run_len[cur], own, sweep.run_step)
+        out_k.append(sweep.run_keys(pos))
+        out_o.append(o)
+        cur = tables.nxt[cur]
     return np.concatenate(out_k), np.concatenate(out_o)
 
 
@@ -897,7 +972,7 @@ def _forest_loops(
     ``a[i]`` and ``b[i]`` in the sweep's spanning forest (edge keys with their owner; mod 2, shared parts cancel)."""
     n = len(a)
     out_k, out_o = [keys], [owners]
-    wk, wo = _primal_walks(sweep, np.concatenate([a, b]), np.concatenate([np.arange(n), np.arange(n)]))
+    wk, wo = _walks(sweep, np.concatenate([a, b]), np.concatenate([np.arange(n), np.arange(n)]))
     out_k.append(wk)
     out_o.append(wo)
     tree = np.flatnonzero(sweep.cand_tree)
@@ -908,7 +983,7 @@ def _forest_loops(
         e = edge[pf]
         out_k.append(sweep.cand_key[tree][e])
         out_o.append(po)
-        wk, wo = _primal_walks(sweep, np.concatenate([tu[e], tv[e]]), np.concatenate([po, po]))
+        wk, wo = _walks(sweep, np.concatenate([tu[e], tv[e]]), np.concatenate([po, po]))
         out_k.append(wk)
         out_o.append(wo)
     return np.concatenate(out_k), np.concatenate(out_o)
@@ -956,7 +1031,7 @@ def _dual_loops(sweep: _DualSweep, events: np.ndarray) -> tuple[np.ndarray, np.n
         return z, z
     c1, c2 = sweep.sides(events)
     keys, owners = [events], [np.arange(n)]
-    wk, wo = _dual_walks(sweep, np.concatenate([c1, c2]), np.concatenate([np.arange(n), np.arange(n)]))
+    wk, wo = _walks(sweep, np.concatenate([c1, c2]), np.concatenate([np.arange(n), np.arange(n)]))
     keys.append(wk)
     owners.append(wo)
     tree = np.flatnonzero(sweep.cand_tree)
@@ -967,7 +1042,7 @@ def _dual_loops(sweep: _DualSweep, events: np.ndarray) -> tuple[np.ndarray, np.n
         e = edge[pf]
         keys.append(sweep.cand_key[tree][e])
         owners.append(po)
-        wk, wo = _dual_walks(sweep, np.concatenate([tu[e], tv[e]]), np.concatenate([po, po]))
+        wk, wo = _walks(sweep, np.concatenate([tu[e], tv[e]]), np.concatenate([po, po]))
         keys.append(wk)
         owners.append(wo)
     return np.concatenate(keys), np.concatenate(owners)
@@ -1013,9 +1088,14 @@ def _linking_matrix(
         ei, si = np.flatnonzero(esel), np.flatnonzero(ssel)
         if not len(ei) or not len(si):
             continue
-        shared = np.intersect1d(eg[ei], sg[si])
-        ei = ei[np.isin(eg[ei], shared)]
-        si = si[np.isin(sg[si], shared)]
+        ngroups = int(max(eg[ei].max(), sg[si].max())) + 1
+        has_e = np.zeros(ngroups, bool)
+        has_e[eg[ei]] = True
+        has_s = np.zeros(ngroups, bool)
+        has_s[sg[si]] = True
+        shared = has_e & has_s
+        ei = ei[shared[eg[ei]]]
+        si = si[shared[sg[si]]]
         if not len(ei) or not len(si):
             continue
         g = np.concatenate([sg[si], eg[ei]])
@@ -1077,7 +1157,7 @@ def _birth_edges(primal: _PrimalSweep, dual: _DualSweep) -> np.ndarray:
         np.where(x >= 1, (p - n[1] * n[2]) * 3 + 2, -1),
         np.where(x >= 1, (p - n[1] * n[2]) * 3 + 1, np.where(y >= 1, (p - n[2]) * 3 + 0, -1)),
     )
-    return b[(sq >= 0) & np.isin(sq, dual.connected)]
+    return b[(sq >= 0) & _member(sq, dual.connected)]
 
 
 @dataclass
@@ -1093,7 +1173,9 @@ class _TunnelPairs:
 
 def _tunnels(A: np.ndarray) -> _TunnelPairs:
     cells = _Cells(A)
-    deaths = np.intersect1d(_PrimalSweep(cells).closing, (dual := _DualSweep(cells)).connected)
+    closing = _PrimalSweep(cells).closing
+    dual = _DualSweep(cells)
+    deaths = closing[_member(closing, dual.connected)]
     births_primal = _PrimalSweep(cells, "births")
     births = _birth_edges(births_primal, _DualSweep(cells, "births"))
     if len(births) != len(deaths):
@@ -1108,7 +1190,7 @@ def _tunnel_death_loops(A: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """Counts only: the number of tunnels of ``A`` and one loop per tunnel (at its death square)."""
     cells = _Cells(A)
     primal = _PrimalSweep(cells)
-    deaths = np.intersect1d(primal.closing, _DualSweep(cells).connected)
+    deaths = primal.closing[_member(primal.closing, _DualSweep(cells).connected)]
     lk, lo = _square_loops(primal, deaths)
     return len(deaths), lk, lo
 
@@ -1144,7 +1226,9 @@ def _dim1_3d(A0: np.ndarray, A1: np.ndarray, with_pairs: bool) -> tuple[int, lis
     U = A0 | A1
     shape = U.shape
     cells = _Cells(U)
-    events = np.intersect1d(_PrimalSweep(cells).closing, (dual := _DualSweep(cells)).connected)
+    closing = _PrimalSweep(cells).closing
+    dual = _DualSweep(cells)
+    events = closing[_member(closing, dual.connected)]
     del cells
     gk, go = _dual_loops(dual, events) if len(events) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     del dual
@@ -1207,7 +1291,7 @@ def _reference_matching(A0: np.ndarray, A1: np.ndarray, with_pairs: bool) -> lis
         l0, l1 = _top_matches(tops[0], tops[1], _top_sweep(U))
         dims = []
         for sw, labels in zip(tops, (l0, l1)):
-            pairs = _top_pairs(sw, with_pairs)
+            pairs = _top_pairs(sw)
             keep = ~np.isin(pairs.key, labels)
             dims.append((pairs.birth[keep], pairs.death[keep]) if with_pairs else [int(keep.sum())])
         out.append((len(l0), dims[0], dims[1]))
