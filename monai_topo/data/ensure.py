@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from monai_topo.io import list_cases, pair_cases
-from monai_topo.data.writers import DATALIST_NAME, DATASET_KINDS, make_dataset, write_json_atomic
+from monai_topo.data.writers import DATALIST_NAME, DATASET_KINDS, make_dataset, split_counts, write_json_atomic
 
 __all__ = ["ensure_dataset", "create_datalist"]
 
@@ -58,10 +58,10 @@ def _pair_images_and_labels(dataset_dir: Path) -> list[tuple[str, Path, Path]]:
 
 def create_datalist(
     dataset_dir: str | os.PathLike,
-    num_validation: int | None = None,
+    num_validation: int | float | None = None,
     seed: int = 0,
     overwrite: bool = False,
-    num_test: int | None = None,
+    num_test: int | float | None = None,
 ) -> Path:
     """Write ``dataset.json`` for the user's own data in ``dataset_dir/images`` + ``dataset_dir/labels``.
 
@@ -73,11 +73,12 @@ def create_datalist(
 
     Args:
         dataset_dir: the folder holding ``images/`` and ``labels/``.
-        num_validation: number of validation cases (default: a fifth, at least one when there are >= 2 cases).
+        num_validation: number of validation cases, or a fraction of the cases (default: a fifth, at least one when
+            there are >= 2 cases; see :func:`monai_topo.data.writers.split_counts`).
         seed: seed of the split.
         overwrite: replace an existing ``dataset.json``.
-        num_test: number of held-out test cases (default: a fifth, at least one when there are >= 3 cases;
-            0: no ``"test"`` list).
+        num_test: number of held-out test cases, or a fraction (default: a fifth, at least one when there are >= 3
+            cases; 0: no ``"test"`` list).
 
     Returns:
         the path of ``dataset.json``.
@@ -105,15 +106,13 @@ def create_datalist(
     if not pairs:
         raise ValueError(f"{root}: no NIfTI image/label pairs found in images/ and labels/.")
     n = len(pairs)
-    n_val = (max(1, n // 5) if n >= 2 else 0) if num_validation is None else int(num_validation)
-    n_test = (max(1, n // 5) if n >= 3 else 0) if num_test is None else int(num_test)
-    if not 0 <= n_val < n:
-        raise ValueError(f"num_validation must be in [0, {n - 1}] for {n} cases, got {num_validation!r}.")
-    if n_test < 0 or n - n_val - n_test < 1:
-        raise ValueError(
-            f"num_test={num_test!r} leaves no training case: {n} cases, {n_val} for validation; "
-            f"num_test must be in [0, {n - n_val - 1}]."
-        )
+    if n == 1:
+        n_val, n_test = 0, 0
+    else:
+        try:
+            _, n_val, n_test = split_counts(n, num_validation, num_test)
+        except ValueError as err:
+            raise ValueError(f"{root}: {err}") from None
     order = np.random.default_rng(seed).permutation(n)
     val_index = set(order[:n_val].tolist())
     test_index = set(order[n_val : n_val + n_test].tolist())
@@ -184,8 +183,8 @@ def ensure_dataset(
     num_volumes: int = 12,
     size: int = 96,
     seed: int = 0,
-    num_validation: int | None = None,
-    num_test: int | None = None,
+    num_validation: int | float | None = None,
+    num_test: int | float | None = None,
 ) -> Path:
     """The datalist of ``dataset_dir``: the user's, one written for the user's files, or built-in data made there.
 
@@ -206,8 +205,9 @@ def ensure_dataset(
         num_volumes: number of built-in volumes (a fifth, at least one, for validation and for test).
         size: edge length of the built-in volumes.
         seed: seed of the built-in data and of the split of user data.
-        num_validation: validation cases (default: a fifth, at least one).
-        num_test: held-out test cases (default: a fifth, at least one; 0 for none). Every built-in case has its
+        num_validation: validation cases, a count or a fraction (default: a fifth, at least one).
+        num_test: held-out test cases, a count or a fraction (default: a fifth, at least one; 0 for none). Every
+            built-in case has its
             own generator seed, so test volumes are never seen in training.
 
     Returns:
@@ -255,7 +255,7 @@ def ensure_dataset(
 
 
 def _generate_into(
-    root: Path, kind: str, num_volumes: int, size: int, seed: int, num_validation: int | None, num_test: int | None
+    root: Path, kind: str, num_volumes: int, size: int, seed: int, num_validation: int | float | None, num_test: int | float | None
 ) -> Path:
     """Generate in a hidden temporary folder, then move it in place (``dataset.json`` last)."""
     staging = Path(tempfile.mkdtemp(prefix=".monai_topo-generating-", dir=root))

@@ -99,25 +99,51 @@ def write_json_atomic(data: dict[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
+def _count(value: int | float | None, n: int, name: str, minimum: int) -> tuple[int, bool]:
+    """A count from a count or a fraction of ``n``; ``(count, given as a count)``."""
+    if value is None:
+        value = 0.2
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number of cases or a fraction in (0, 1), got {value!r}.")
+    if isinstance(value, (int, np.integer)) or float(value).is_integer() and float(value) >= 1:
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+        return int(value), True
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must be a number of cases or a fraction in (0, 1), got {value!r}.")
+    return max(minimum if n >= minimum + 1 else 0, int(round(float(value) * n))), False
+
+
 def split_counts(
-    num_volumes: int, num_validation: int | None = None, num_test: int | None = None
+    num_volumes: int, num_validation: int | float | None = None, num_test: int | float | None = None
 ) -> tuple[int, int, int]:
-    """Numbers of (training, validation, test) cases; by default a fifth (at least one) for each of the last two.
+    """Numbers of (training, validation, test) cases.
+
+    ``num_validation`` / ``num_test``: a number of cases (an integer), a fraction of the cases (a float in
+    ``[0, 1)``, rounded; at least one validation case from 2 cases on and one test case from 3 on), or ``None`` for a
+    fifth. Fractions never leave less than one training case (the test, then the validation share shrinks); counts
+    are taken as given.
 
     Raises:
-        ValueError: when fewer than one training case would be left, or a count is negative.
+        ValueError: when counts leave no training case (naming the fix), or a value is negative or not a number.
 
     Example:
         >>> split_counts(12), split_counts(3), split_counts(4, num_test=0)
         ((8, 2, 2), (1, 1, 1), (3, 1, 0))
+        >>> split_counts(28, 0.15, 0.3), split_counts(5, 0.15, 0.3), split_counts(2, 0.15, 0.3)
+        ((16, 4, 8), (2, 1, 2), (1, 1, 0))
     """
     n = int(num_volumes)
-    n_val = max(1, n // 5) if num_validation is None else int(num_validation)
-    n_test = max(1, n // 5) if num_test is None else int(num_test)
-    if n_val < 0 or n_test < 0 or n - n_val - n_test < 1:
+    n_val, val_fixed = _count(num_validation, n, "num_validation", 1)
+    n_test, test_fixed = _count(num_test, n, "num_test", 1 if n >= 3 else 0)
+    if not test_fixed:
+        n_test = max(0, min(n_test, n - n_val - 1))
+    if not val_fixed:
+        n_val = max(0, min(n_val, n - n_test - 1))
+    if n - n_val - n_test < 1:
         raise ValueError(
-            f"num_volumes={n} cannot be split into >= 1 training, {n_val} validation and {n_test} test cases; "
-            "ask for more volumes (at least 3 with the default split) or set num_validation / num_test."
+            f"{n} case(s) cannot be split into >= 1 training, {n_val} validation and {n_test} test case(s): give "
+            "fractions instead of counts (e.g. num_validation=0.2, num_test=0.2), smaller counts, or more cases."
         )
     return n - n_val - n_test, n_val, n_test
 
@@ -138,8 +164,8 @@ def _write_dataset(
     num_volumes: int,
     size: int | Sequence[int],
     seed: int,
-    num_validation: int | None,
-    num_test: int | None,
+    num_validation: int | float | None,
+    num_test: int | float | None,
     overwrite: bool,
     progress: bool,
     volume_kwargs: dict[str, Any],
@@ -238,8 +264,8 @@ def make_neuron_dataset(
     num_volumes: int = 12,
     size: int | Sequence[int] = 96,
     seed: int = 0,
-    num_validation: int | None = None,
-    num_test: int | None = None,
+    num_validation: int | float | None = None,
+    num_test: int | float | None = None,
     overwrite: bool = False,
     progress: bool = True,
     **volume_kwargs: Any,
@@ -282,8 +308,8 @@ def make_placenta_dataset(
     num_volumes: int = 12,
     size: int | Sequence[int] = 96,
     seed: int = 0,
-    num_validation: int | None = None,
-    num_test: int | None = None,
+    num_validation: int | float | None = None,
+    num_test: int | float | None = None,
     overwrite: bool = False,
     progress: bool = True,
     **volume_kwargs: Any,

@@ -49,5 +49,8 @@ def test_main_end_to_end(tmp_path):
     assert json.loads((tmp_path / "dataset.json").read_text())["num_volumes"] == 4
 
 
-def test_main_bad_split(tmp_path):
-    assert main(["make-dataset", "placenta", "--out", str(tmp_path), "-n", "2", "--no-progress"]) == 1
+def test_main_bad_split(tmp_path, caplog):
+    argv = ["make-dataset", "placenta", "--out", str(tmp_path), "-n", "2", "--no-progress"]
+    assert main([*argv, "--num-validation", "2"]) == 1
+    assert "give fractions instead of counts" in caplog.text
+    assert not (tmp_path / "dataset.json").exists()

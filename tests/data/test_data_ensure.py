@@ -81,8 +81,24 @@ def test_user_data_test_split(tmp_path, num_test, expected):
 
 def test_user_data_test_split_leaves_training(tmp_path):
     _user_data(tmp_path, [f"case{i}" for i in range(4)])
-    with pytest.raises(ValueError, match="num_test=3 leaves no training case"):
+    with pytest.raises(ValueError, match="cannot be split into >= 1 training.*give fractions instead of counts"):
         create_datalist(tmp_path, num_validation=1, num_test=3)
+
+
+@pytest.mark.parametrize("bundle", ["neuron", "placenta"])
+@pytest.mark.parametrize("n, expected", [(2, (1, 1, 0)), (5, (2, 1, 2)), (12, (6, 2, 4))])
+def test_small_user_folder_with_the_bundle_defaults(tmp_path, bundle, n, expected):
+    """The bundles' num_validation / num_test are fractions: a user folder of a few volumes just works."""
+    from monai.bundle import ConfigParser
+
+    import monai_topo.bundles
+
+    parser = ConfigParser()
+    parser.read_config(str(monai_topo.bundles.path(bundle) / "configs" / "train.json"))
+    _user_data(tmp_path, [f"case{i}" for i in range(n)])
+    path = ensure_dataset(tmp_path, bundle, num_validation=parser["num_validation"], num_test=parser["num_test"])
+    data = json.loads(path.read_text())
+    assert (len(data["training"]), len(data["validation"]), len(data.get("test", []))) == expected
 
 
 def test_user_data_nnunet_names(tmp_path):

@@ -150,15 +150,38 @@ def test_custom_split_and_volume_options(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, expected", [[(12,), (8, 2, 2)], [(3,), (1, 1, 1)], [(10, 3, 0), (7, 3, 0)], [(5, 0, 1), (4, 0, 1)]]
+    "args, expected",
+    [
+        [(12,), (8, 2, 2)],
+        [(3,), (1, 1, 1)],
+        [(2,), (1, 1, 0)],  # fractions (the default is a fifth) always leave a training case
+        [(1,), (1, 0, 0)],
+        [(10, 3, 0), (7, 3, 0)],
+        [(5, 0, 1), (4, 0, 1)],
+        [(28, 0.15, 0.3), (16, 4, 8)],  # the bundles' defaults on the built-in data: the split they always had
+        [(5, 0.15, 0.3), (2, 1, 2)],  # ... and on a user's small folder
+        [(4, 0.15, 0.3), (2, 1, 1)],
+        [(3, 0.15, 0.3), (1, 1, 1)],
+        [(10, 2, 0.5), (3, 2, 5)],
+        [(6, 1.0, 2.0), (3, 1, 2)],  # whole floats are counts
+    ],
 )
 def test_split_counts(args, expected):
     assert split_counts(*args) == expected
 
 
-@pytest.mark.parametrize("args", [(2,), (1,), (5, 4, 1), (5, -1, 1)])
-def test_split_counts_ill(args):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        [(5, 4, 1), "give fractions instead of counts"],
+        [(3, 1, 2), "cannot be split into >= 1 training"],
+        [(5, -1, 1), ">= 0"],
+        [(5, 1.5, 1), "fraction in \\(0, 1\\)"],
+        [(5, "a", 1), "a number of cases"],
+    ],
+)
+def test_split_counts_ill(args, message):
+    with pytest.raises(ValueError, match=message):
         split_counts(*args)
 
 
