@@ -150,6 +150,25 @@ class _Pairs:
         return _Pairs(z, z, z)
 
 
+def _first_voxels(flat: np.ndarray, n: int) -> np.ndarray:
+    """``out[l]``: the first voxel (flat, index order) of label ``l`` (1..n) of a flat label array.
+
+    cc3d numbers components in the order of their first voxel; then the first voxel of label ``l`` is where the
+    running maximum of the labels reaches ``l``. Checked, with a slower fallback.
+    """
+    out = np.full(n + 1, _BIG, np.int64)
+    if n == 0:
+        return out
+    labels = np.arange(1, n + 1)
+    first = np.searchsorted(np.maximum.accumulate(flat), labels)
+    if first[-1] < len(flat) and np.array_equal(flat[first], labels):
+        out[1:] = first
+    else:  # not numbered in order of appearance
+        idx = np.flatnonzero(flat)
+        np.minimum.at(out, flat[idx], idx)
+    return out
+
+
 def _dim0_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Components of ``A`` (face-connected), each one's first voxel ``r`` and join time ``T``, sorted by ``T``.
 
@@ -160,8 +179,7 @@ def _dim0_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray,
     d, shape = A.ndim, A.shape
     lab, n = label_components(A, 6 if d == 3 else 4)
     flat = lab.ravel()
-    idx = np.flatnonzero(flat)
-    r = _first_per_label(flat[idx], idx, n)
+    r = _first_voxels(flat, n)
     T = np.full(n + 1, _BIG, np.int64)
     strides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
     for t in range(d):
@@ -211,28 +229,30 @@ def _top_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Enclosed background components of ``A`` (holes in 2D, cavities in 3D; full connectivity) and the last voxel
     (flat, index order) of each: the reference's dual union-find kills a cavity at its last cube."""
     d = A.ndim
-    lab, n = label_components(~A, 26 if d == 3 else 8)
+    # labelled back to front: the first voxel of a label in the reversed grid is its last voxel
+    reversed_bg = np.ascontiguousarray(~A[(slice(None, None, -1),) * d])
+    lab, n = label_components(reversed_bg, 26 if d == 3 else 8)
     cavity = np.ones(n + 1, bool)
     cavity[0] = False
     for axis in range(d):
         for side in (0, -1):
             cavity[np.take(lab, side, axis=axis).ravel()] = False
     flat = lab.ravel()
-    idx = np.flatnonzero(flat)
-    last = _first_per_label(flat[idx], idx, n, last=True)
-    return lab, n, cavity, last
+    last = len(flat) - 1 - _first_voxels(flat, n)
+    last[0] = -1
+    return flat, n, cavity, last
 
 
-def _top_pairs(sweep: tuple) -> _Pairs:
+def _top_pairs(sweep: tuple, shape: tuple[int, ...]) -> _Pairs:
     """The cavities' pairs. A cavity joins the outside at the last face (index order) with one side in it: the face
     ``+x`` of its last cube, whose lower corner is the cavity's last voxel ``v``; the reference draws that face of
     value 0 at its vertex ``v + (1, ..., 1)``, and the pair's death at ``v``."""
-    lab, n, cavity, last = sweep
+    _, _, cavity, last = sweep
     labels = np.flatnonzero(cavity).astype(np.int64)
     if len(labels) == 0:
         return _Pairs.empty()
-    strides = np.cumprod((1,) + lab.shape[:0:-1])[::-1].astype(np.int64)
-    return _Pairs(labels, last[labels] + strides.sum(), last[labels])
+    strides_sum = int(np.cumprod((1,) + shape[:0:-1]).sum())
+    return _Pairs(labels, last[labels] + strides_sum, last[labels])
 
 
 def _top_matches(sweep0: tuple, sweep1: tuple, sweep_u: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -241,8 +261,8 @@ def _top_matches(sweep0: tuple, sweep1: tuple, sweep_u: tuple) -> tuple[np.ndarr
     lab_u, _, cavity_u, last_u = sweep_u
     keys = last_u[np.flatnonzero(cavity_u)]
     owners, ok = [], np.ones(len(keys), bool)
-    for lab, n, cavity, _ in (sweep0, sweep1):
-        owner = lab.ravel()[keys].astype(np.int64)
+    for flat, n, cavity, _ in (sweep0, sweep1):
+        owner = flat[len(flat) - 1 - keys].astype(np.int64)  # (labels of the reversed grid)
         inside = cavity[owner]
         best = np.full(n + 1, -1, np.int64)
         np.maximum.at(best, owner[inside], keys[inside])
@@ -355,31 +375,15 @@ class _Cells:
         self.SQ = _squares_in(X)
 
 
-class _Lines:
-    """Nodes of a grid sorted along the x lines, to find the nearest one before (or after) a node on its line."""
-
-    def __init__(self, nodes: np.ndarray, shape: tuple[int, ...]):
-        n0 = shape[0]
-        self.n0, self.plane = n0, shape[1] * shape[2]
-        key = (nodes % self.plane) * n0 + nodes // self.plane
-        order = np.argsort(key, kind="stable")
-        self.key, self.nodes = key[order], nodes[order]
-
-    def before(self, v: np.ndarray) -> np.ndarray:
-        """The last node at or before each of ``v`` on its x line (every query has one)."""
-        kv = (v % self.plane) * self.n0 + v // self.plane
-        return self.nodes[np.searchsorted(self.key, kv, side="right") - 1]
-
-    def after(self, v: np.ndarray, none: int) -> np.ndarray:
-        """The first node at or after each of ``v`` on its x line; ``none`` where there is none."""
-        kv = (v % self.plane) * self.n0 + v // self.plane
-        pos = np.searchsorted(self.key, kv, side="left")
-        found = pos < len(self.key)
-        pos = np.minimum(pos, max(len(self.key) - 1, 0))
-        if len(self.key) == 0:
-            return np.full(len(v), none, np.int64)
-        same_line = found & (self.key[pos] // self.n0 == kv // self.n0)
-        return np.where(same_line, self.nodes[pos], none)
+def _running_along_x(grid: np.ndarray, reverse: bool) -> np.ndarray:
+    """Running maximum along axis 0 (``reverse``: running minimum from the end), slice by slice (contiguous)."""
+    if reverse:
+        for x in range(grid.shape[0] - 2, -1, -1):
+            np.minimum(grid[x + 1], grid[x], out=grid[x])
+    else:
+        for x in range(1, grid.shape[0]):
+            np.maximum(grid[x - 1], grid[x], out=grid[x])
+    return grid
 
 
 class _PrimalSweep:
@@ -427,9 +431,13 @@ class _PrimalSweep:
         self.root_S = root
         self.S_parent = np.where(root, S, nb)
         self.S_link = np.where(root, -1, np.where(S_code < 3, nb, S) * 3 + axes)
-        self.lines = _Lines(S, shape)
         nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(self.S_parent)))), (nS, nS))
+        self.sid = np.zeros(N, np.int32 if nS < 2**31 - 1 else np.int64)  # 1 + position in S, 0 elsewhere
+        self.sid[S] = np.arange(1, nS + 1)
+        acc = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
+        acc.ravel()[S] = S // self.stride[0]
+        self.acc = _running_along_x(acc, reverse=False).ravel()  # x of the last special at or before, on the line
+        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
         self.nfrag, self.frag_S = connected_components(graph, directed=False)
         links = _unique(self.S_link[~root])
         if mode == "deaths":
@@ -538,8 +546,8 @@ class _PrimalSweep:
         self.closing = np.sort(key[nontree])
 
     def _special(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.minimum(np.searchsorted(self.S, v), len(self.S) - 1)
-        return pos, self.S[pos] == v
+        pos = self.sid[v].astype(np.int64) - 1
+        return np.maximum(pos, 0), pos >= 0
 
     def parent(self, v: np.ndarray) -> np.ndarray:
         """The other end of each vertex's link (``-x`` for the others); the vertex itself for a root."""
@@ -561,8 +569,9 @@ class _PrimalSweep:
 
     def start_runs(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each vertex: the index (in S) of its chain's special, and the run of x-edges between them."""
-        h = self.head(v)
-        return np.searchsorted(self.S, h), h, (v - h) // self.stride[0]
+        i = self.head_index(v)
+        h = self.S[i]
+        return i, h, (v - h) // self.stride[0]
 
     def walk_tables(self) -> _WalkTables:
         if getattr(self, "_tables", None) is None:
@@ -571,12 +580,14 @@ class _PrimalSweep:
             self._tables = _WalkTables(S, np.where(root, -1, nxt), self.S_link, lo, np.where(root, 0, length))
         return self._tables
 
-    def head(self, v: np.ndarray) -> np.ndarray:
-        """The special vertex that ends the ``-x`` chain of each vertex in ``v`` (flat indices)."""
-        return self.lines.before(np.asarray(v, np.int64))
+    def head_index(self, v: np.ndarray) -> np.ndarray:
+        """The special vertex (its position in S) that ends the ``-x`` chain of each vertex in ``v``."""
+        v = np.asarray(v, np.int64)
+        head = v + (self.acc[v].astype(np.int64) - v // self.stride[0]) * self.stride[0]
+        return self.sid[head].astype(np.int64) - 1
 
     def frag(self, v: np.ndarray) -> np.ndarray:
-        return self.frag_S[np.searchsorted(self.S, self.head(v))]
+        return self.frag_S[self.head_index(v)]
 
 
 class _DualSweep:
@@ -635,15 +646,20 @@ class _DualSweep:
         key = np.concatenate([key, [self.inf_key]])
         tgt = np.concatenate([tgt, [self.inf_target]])
         self.S_code = codes
-        self.lines = _Lines(cubes, m) if M else None
         self._S_link_raw = key
+        if M:
+            self.sid = np.zeros(M, np.int32 if len(cubes) < 2**31 - 1 else np.int64)
+            self.sid[cubes] = np.arange(1, len(cubes) + 1)
+            acc = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
+            acc.ravel()[cubes] = cubes // self.cstride[0]
+            self.acc = _running_along_x(acc, reverse=True).ravel()  # x of the first special at or after
         back = self._raw_link(tgt)
         root = (key < 0) | (tgt == S) | ((back == key) & (S > tgt))
         self.root_S = root
         self.S_parent = np.where(root, S, tgt)
         self.S_link = np.where(root, -1, key)
         nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), np.searchsorted(S, self.head(self.S_parent)))), (nS, nS))
+        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
         self.nfrag, self.frag_S = connected_components(graph, directed=False)
         # candidates: squares not in X whose entering edges all lie in X (at least one), and not links
         ck = np.flatnonzero(_dual_candidates(X, E, SQ, mode).ravel())
@@ -723,8 +739,13 @@ class _DualSweep:
         return lo, hi
 
     def _special(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.minimum(np.searchsorted(self.S, c), len(self.S) - 1)
-        return pos, self.S[pos] == c
+        c = np.asarray(c, np.int64)
+        last = len(self.S) - 1
+        if not self.M:
+            return np.full(len(c), last, np.int64), np.ones(len(c), bool)
+        inf = c >= self.M
+        pos = np.where(inf, last + 1, self.sid[np.where(inf, 0, c)].astype(np.int64)) - 1
+        return np.maximum(pos, 0), pos >= 0
 
     def parent(self, c: np.ndarray) -> np.ndarray:
         """The node behind each node's link (the cube ``+x`` or the outside for the others); the node itself for a
@@ -756,11 +777,12 @@ class _DualSweep:
 
     def start_runs(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each node: the index (in S) of its chain's special, and the run of cubes whose ``+x`` faces lead there."""
-        h = self.head(c)
+        i = self.head_index(c)
+        h = self.S[i]
         inside = c < self.M
         hx = np.where(h < self.M, h // self.cstride[0], self.m[0])
         cx = np.where(inside, c // self.cstride[0], hx)
-        return np.searchsorted(self.S, h), c, np.where(inside, hx - cx, 0)
+        return i, c, np.where(inside, hx - cx, 0)
 
     def walk_tables(self) -> _WalkTables:
         if getattr(self, "_tables", None) is None:
@@ -769,18 +791,23 @@ class _DualSweep:
             self._tables = _WalkTables(S, np.where(root, -1, nxt), self.S_link, lo, np.where(root, 0, length))
         return self._tables
 
-    def head(self, c: np.ndarray) -> np.ndarray:
-        """The special node ending the ``+x`` chain of each node (the outside for chains leaving the grid)."""
-        INF = self.M
+    def head_index(self, c: np.ndarray) -> np.ndarray:
+        """The special node (its position in S) ending the ``+x`` chain of each node (the outside, last in S, for
+        chains leaving the grid)."""
         c = np.asarray(c, np.int64)
-        out = np.full(len(c), INF, np.int64)
-        inside = c < INF
+        last = len(self.S) - 1
+        out = np.full(len(c), last, np.int64)
+        inside = c < self.M
         if inside.any():
-            out[inside] = self.lines.after(c[inside], INF)
+            cc = c[inside]
+            cx = cc // self.cstride[0]
+            hx = self.acc[cc].astype(np.int64)
+            head = cc + (np.minimum(hx, self.m[0] - 1) - cx) * self.cstride[0]
+            out[inside] = np.where(hx >= self.m[0], last, self.sid[head].astype(np.int64) - 1)
         return out
 
     def frag(self, c: np.ndarray) -> np.ndarray:
-        return self.frag_S[np.searchsorted(self.S, self.head(c))]
+        return self.frag_S[self.head_index(c)]
 
 
 def _last_edge_keys(keys: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -1291,7 +1318,7 @@ def _reference_matching(A0: np.ndarray, A1: np.ndarray, with_pairs: bool) -> lis
         l0, l1 = _top_matches(tops[0], tops[1], _top_sweep(U))
         dims = []
         for sw, labels in zip(tops, (l0, l1)):
-            pairs = _top_pairs(sw)
+            pairs = _top_pairs(sw, A0.shape)
             keep = ~np.isin(pairs.key, labels)
             dims.append((pairs.birth[keep], pairs.death[keep]) if with_pairs else [int(keep.sum())])
         out.append((len(l0), dims[0], dims[1]))
