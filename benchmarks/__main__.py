@@ -124,6 +124,16 @@ def _section_chunked(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_betti_matching(args: argparse.Namespace) -> list[dict]:
+    from benchmarks.betti_matching import COLUMNS, benchmark_betti_matching
+
+    rows = benchmark_betti_matching()
+    print("\n## betti_matching vs Betti-Matching-3D (26-connectivity; best of 2 interleaved rounds; peak RSS above the")
+    print("## resident size before the call, each in a fresh process; 192^3 and 256^3: ours alone)")
+    print(_table(rows, COLUMNS))
+    return rows
+
+
 SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
@@ -132,6 +142,7 @@ SECTIONS = {
     "overlays": _section_overlays,
     "memory": _section_memory,
     "chunked": _section_chunked,
+    "betti-matching": _section_betti_matching,
 }
 
 
