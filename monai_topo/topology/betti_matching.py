@@ -15,13 +15,19 @@ reproduces that order exactly, without building the filtration:
 - **top dimension** (holes in 2D, cavities in 3D): union-find on the dual graph in reverse index order; the same
   argument makes every step a join to the outside, so a cavity of the comparison is matched when it holds the
   last voxel (in index order) of the cavities of both inputs that contain it.
-- **dimension 1 in 3D** (tunnels): a tunnel of the comparison dies at the square ``s`` (index order) exactly when
-  the edges that enter with ``s`` close a cycle in the swept part of the mask (union-find in the order in which
-  edges first meet a square) and the dual edge of ``s`` closes a cycle in the unswept part of the complement
-  (union-find on the dual graph in reverse order). Both sweeps are union-find problems, solved here by a
-  Boruvka step (each vertex's earliest edge), chains along the x axis, and a Kruskal on what is left (the surface
-  of the mask). Whether the comparison's tunnel is also the image of a tunnel of each input is decided by linking
-  numbers between loops of the inputs and dual loops of the comparison (a Seifert surface swept along ``-y``).
+- **dimension 1 in 3D** (tunnels): the reference reduces the squares' boundaries, squares in index order. For
+  binary inputs a tunnel dies at a square ``s`` exactly when the edges that enter with ``s`` (an edge enters with
+  the first square that contains it) close a cycle among the edges of the mask that entered before, and the dual
+  edge of ``s`` closes a cycle among the squares of value 1 after it (the complement's dual graph, in reverse
+  order); a tunnel is born at an edge (index order) that closes a cycle and whose last completed square closes a
+  dual cycle in the same sense. Each is a union-find over the surface of the mask: every vertex's earliest edge is
+  a tree edge (a Boruvka step), those chain along the x axis, and a Kruskal decides the rest. Births and deaths are
+  paired, and the comparison's deaths matched to the inputs' births (the image of each input in the comparison),
+  by linking numbers (mod 2) between loops of the inputs and dual loops of the comparison (Seifert surfaces swept
+  along ``-y``); a tunnel of the comparison is matched where the images of both inputs die.
+
+The cost is a few dozen passes over the voxels, sorting of arrays the size of the masks' surface, and linking
+matrices of ``t x t`` bits for ``t`` tunnels.
 
 The 26/8-connected foreground (T-construction, the package default) is the Alexander dual of the zero-padded
 mask's background: the reference applied to the padded masks themselves, with dimensions reversed. Finite pairs
@@ -48,24 +54,6 @@ _BIG = np.iinfo(np.int64).max
 
 # ----------------------------------------------------------------------------------------------------------------
 # small array helpers
-
-
-def _shift(a: np.ndarray, offset: tuple[int, ...], fill: object = 0) -> np.ndarray:
-    """``out[p] = a[p + offset]`` where ``p + offset`` lies in the array, ``fill`` elsewhere (offsets in {-1, 0, 1})."""
-    out = np.full(a.shape, fill, dtype=a.dtype)
-    dst, src = [], []
-    for o, n in zip(offset, a.shape):
-        if o > 0:
-            dst.append(slice(0, n - o))
-            src.append(slice(o, n))
-        elif o < 0:
-            dst.append(slice(-o, n))
-            src.append(slice(0, n + o))
-        else:
-            dst.append(slice(None))
-            src.append(slice(None))
-    out[tuple(dst)] = a[tuple(src)]
-    return out
 
 
 def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -672,7 +660,7 @@ class _DualSweep:
         self.connected = _unique(ck[nontree])
 
     def _face_link(self, cubes: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Key of the face ``codes`` (of _DualSweep's order +x, +y, +z, -z, -y, -x) of each cube, and the node behind."""
+        """Key of the face ``codes`` (+x, +y, +z, -z, -y, -x) of each cube, and the node behind it."""
         m, INF = self.m, self.M
         if not len(cubes):
             z = np.zeros(0, np.int64)
@@ -776,7 +764,7 @@ class _DualSweep:
         return (((cx + 1) * n[1] + cy) * n[2] + cz) * 3
 
     def start_runs(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each node: the index (in S) of its chain's special, and the run of cubes whose ``+x`` faces lead there."""
+        """For each node: the index (in S) of its chain's special, and the run of cubes whose +x faces lead there."""
         i = self.head_index(c)
         h = self.S[i]
         inside = c < self.M
@@ -921,7 +909,9 @@ def _fragment_tree(nfrag: int, fu: np.ndarray, fv: np.ndarray) -> tuple[np.ndarr
     return parent, edge, depth
 
 
-def _fragment_paths(parent: np.ndarray, depth: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fragment_paths(
+    parent: np.ndarray, depth: np.ndarray, fa: np.ndarray, fb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The fragments on the tree path between ``fa[i]`` and ``fb[i]``, without their common ancestor, as
     ``(owner i, fragment)`` pairs: every fragment there contributes its tree edge to its parent."""
     owners, frags = [], []
