@@ -355,12 +355,78 @@ def _along(axis: int, part: slice) -> tuple[slice, ...]:
 
 
 class _Cells:
-    """A mask with its edge and square grids, shared by the two sweeps."""
+    """A mask with its edge and square grids, and what both sweeps of each kind share (computed once)."""
 
     def __init__(self, X: np.ndarray):
         self.X = X
         self.E = _edge_grids(X)
         self.SQ = _squares_in(X)
+        self._primal = None
+        self._dual = None
+
+    def primal_base(self) -> tuple[np.ndarray, ...]:
+        """The starts of the x runs of ``X`` (the primal specials: every other vertex links -x): their flat
+        indices, which of their six edges are present, their class (coordinates 0), the map of specials and the
+        x of the last special at or before each vertex on its line."""
+        if self._primal is None:
+            X, E = self.X, self.E
+            shape, N = X.shape, X.size
+            n0, n1, n2 = shape
+            starts = X.copy()
+            starts[1:] &= ~E[0][:-1]
+            Q = np.flatnonzero(starts)
+            del starts
+            Ef = [e.ravel() for e in E]
+            stride = (n1 * n2, n2, 1)
+            x, y, z = Q // stride[0], (Q // stride[1]) % n1, Q % n2
+            coords = (x, y, z)
+            present = np.zeros((len(Q), 6), bool)
+            for code, (axis, sign) in enumerate(_DIRS):
+                if sign > 0:
+                    present[:, code] = Ef[axis][Q]
+                elif code != 0:  # (a start has no -x edge)
+                    ok = coords[axis] >= 1
+                    present[ok, code] = Ef[axis][Q[ok] - stride[axis]]
+            cls = 4 * (x == 0) + 2 * (y == 0) + (z == 0)
+            sid = np.zeros(N, np.int32 if len(Q) < 2**31 - 1 else np.int64)  # 1 + position in Q, 0 elsewhere
+            sid[Q] = np.arange(1, len(Q) + 1)
+            acc = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
+            acc.ravel()[Q] = x
+            self._primal = Q, present, cls, sid, _running_along_x(acc, reverse=False).ravel()
+        return self._primal
+
+    def dual_base(self) -> tuple[np.ndarray, ...]:
+        """The cubes whose +x face is a square of ``X`` and another face is not (the dual specials: every other
+        cube links +x), which of their faces are free (+x, +y, +z, -z, -y, -x), the map of specials and the x of
+        the first special at or after each cube on its line."""
+        if self._dual is None:
+            SQ, shape = self.SQ, self.X.shape
+            m = tuple(k - 1 for k in shape)
+            if min(m) <= 0:
+                z = np.zeros(0, np.int64)
+                self._dual = z, np.zeros((0, 6), bool), z, z
+                return self._dual
+            walls = (  # the six faces of each cube, latest first: +x, +y, +z, -z, -y, -x
+                SQ[0][1:, : m[1], : m[2]],
+                SQ[1][: m[0], 1:, : m[2]],
+                SQ[2][: m[0], : m[1], 1:],
+                SQ[2][: m[0], : m[1], : m[2]],
+                SQ[1][: m[0], : m[1], : m[2]],
+                SQ[0][: m[0], : m[1], : m[2]],
+            )
+            closed = walls[1] & walls[2]
+            for w in walls[3:]:
+                closed &= w
+            cubes = np.flatnonzero(walls[0] & ~closed)  # +x face a wall, another face free
+            del closed
+            free = np.stack([~w.ravel()[cubes] for w in walls], axis=1)
+            M = m[0] * m[1] * m[2]
+            sid = np.zeros(M, np.int32 if len(cubes) < 2**31 - 1 else np.int64)
+            sid[cubes] = np.arange(1, len(cubes) + 1)
+            acc = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
+            acc.ravel()[cubes] = cubes // (m[1] * m[2])
+            self._dual = cubes, free, sid, _running_along_x(acc, reverse=True).ravel()
+        return self._dual
 
 
 def _running_along_x(grid: np.ndarray, reverse: bool) -> np.ndarray:
@@ -398,57 +464,9 @@ class _PrimalSweep:
         n0, n1, n2 = shape
         N = X.size
         self.stride = np.array([n1 * n2, n2, 1], np.int64)
-        # the starts of the x runs (no -x edge), and their links
-        starts = X.copy()
-        starts[1:] &= ~E[0][:-1]
-        Q = np.flatnonzero(starts)
-        del starts
-        codes = self._choose(Q, E)
-        Q, codes = Q[codes != _NO_LINK], codes[codes != _NO_LINK]
-        R = Q[codes == 3] + self.stride[0]  # the +x end of a start's +x link: it links back (-x), a root
-        S = np.concatenate([Q, R])
-        S_code = np.concatenate([codes, np.zeros(len(R), np.int64)])
-        order = np.argsort(S, kind="stable")
-        S, S_code = S[order], S_code[order]
-        self.S = S
-        axes = S_code % 3
-        nb = S + np.where(S_code < 3, -1, 1) * self.stride[axes]
-        pos = np.minimum(np.searchsorted(S, nb), len(S) - 1)
-        nb_code = np.where(S[pos] == nb, S_code[pos], 0)  # a vertex that is not special links -x
-        root = (nb_code == (S_code + 3) % 6) & (S > nb)
-        self.root_S = root
-        self.S_parent = np.where(root, S, nb)
-        self.S_link = np.where(root, -1, np.where(S_code < 3, nb, S) * 3 + axes)
-        nS = len(S)
-        self.sid = np.zeros(N, np.int32 if nS < 2**31 - 1 else np.int64)  # 1 + position in S, 0 elsewhere
-        self.sid[S] = np.arange(1, nS + 1)
-        acc = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
-        acc.ravel()[S] = S // self.stride[0]
-        self.acc = _running_along_x(acc, reverse=False).ravel()  # x of the last special at or before, on the line
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
-        self.nfrag, self.frag_S = connected_components(graph, directed=False)
-        links = _unique(self.S_link[~root])
+        # the starts of the x runs (no -x edge) are the specials; their links in this sweep's order
+        S, present, cls, self.sid, self.acc = cells.primal_base()
         if mode == "deaths":
-            self._death_candidates(X, E, SQ, links)
-        else:
-            self._birth_candidates(X, E, SQ, links)
-
-    def _choose(self, Q: np.ndarray, E: list[np.ndarray]) -> np.ndarray:
-        """The link (earliest edge, as a code of _DIRS) of each vertex in ``Q`` (which has no -x edge)."""
-        shape = self.shape
-        Ef = [e.ravel() for e in E]
-        x = Q // self.stride[0]
-        y = (Q // self.stride[1]) % shape[1]
-        z = Q % shape[2]
-        coords = (x, y, z)
-        present = np.zeros((len(Q), 6), bool)
-        for code, (axis, sign) in enumerate(_DIRS):
-            if sign > 0:
-                present[:, code] = Ef[axis][Q]
-            elif code != 0:
-                ok = coords[axis] >= 1
-                present[ok, code] = Ef[axis][Q[ok] - self.stride[axis]]
-        if self.mode == "deaths":
             priorities = _vertex_priorities(shape)
         else:  # index order: the three edges ending at the vertex, then the three starting there
             priorities = {
@@ -456,13 +474,31 @@ class _PrimalSweep:
             }
         rank = np.full((8, 6), 99, np.int64)
         for zero, order in priorities.items():
-            cls = 4 * zero[0] + 2 * zero[1] + zero[2]
             for r, code in enumerate(order):
-                rank[cls, code] = r
-        cls = 4 * (x == 0) + 2 * (y == 0) + (z == 0)
+                rank[4 * zero[0] + 2 * zero[1] + zero[2], code] = r
         ranks = np.where(present, rank[cls], 99)
-        best = np.argmin(ranks, axis=1)
-        return np.where(ranks[np.arange(len(Q)), best] < 99, best, _NO_LINK).astype(np.int64)
+        codes = np.argmin(ranks, axis=1)
+        isolated = ranks[np.arange(len(S)), codes] >= 99
+        codes = np.where(isolated, 0, codes)
+        self.S = S
+        axes = codes % 3
+        nb = S + np.where(codes < 3, -1, 1) * self.stride[axes]
+        nb = np.where(isolated, S, nb)
+        pos, special = self._special(nb)
+        nb_code = np.where(special, codes[pos], 0)  # a vertex that is not special links -x
+        # a link chosen by both of its ends: the earlier end is the root (a start, as the other one links -x)
+        root = isolated | ((nb_code == (codes + 3) % 6) & (S < nb))
+        self.root_S = root
+        self.S_parent = np.where(root, S, nb)
+        self.S_link = np.where(root, -1, np.where(codes < 3, nb, S) * 3 + axes)
+        nS = len(S)
+        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
+        self.nfrag, self.frag_S = connected_components(graph, directed=False)
+        links = _unique(self.S_link[~root])
+        if mode == "deaths":
+            self._death_candidates(X, E, SQ, links)
+        else:
+            self._birth_candidates(X, E, SQ, links)
 
     def _death_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
         """Non-link y- and z-edges of X entering with a square not in X; Kruskal by (entry, key). (Every x-edge is
@@ -604,29 +640,11 @@ class _DualSweep:
         self.M = M
         INF = M
         self.cstride = np.array([m[1] * m[2], m[2], 1], np.int64) if M else np.ones(3, np.int64)
-        if M:
-            walls = (  # the six faces of each cube, latest first: +x, +y, +z, -z, -y, -x
-                SQ[0][1:, : m[1], : m[2]],
-                SQ[1][: m[0], 1:, : m[2]],
-                SQ[2][: m[0], : m[1], 1:],
-                SQ[2][: m[0], : m[1], : m[2]],
-                SQ[1][: m[0], : m[1], : m[2]],
-                SQ[0][: m[0], : m[1], : m[2]],
-            )
-            closed = walls[1] & walls[2]
-            for w in walls[3:]:
-                closed &= w
-            cubes = np.flatnonzero(walls[0] & ~closed)  # +x face a wall, another face free
-            del closed
-            free = np.stack([~w.ravel()[cubes] for w in walls], axis=1)
-            priority = (0, 1, 2, 3, 4, 5) if mode == "deaths" else (0, 1, 2, 4, 3, 5)
-            rank = np.full(6, 99, np.int64)
-            rank[list(priority)] = np.arange(6)
-            ranks = np.where(free, rank, 99)
-            codes = np.argmin(ranks, axis=1).astype(np.int64)
-        else:
-            cubes = np.zeros(0, np.int64)
-            codes = np.zeros(0, np.int64)
+        cubes, free, self.sid, self.acc = cells.dual_base()
+        priority = (0, 1, 2, 3, 4, 5) if mode == "deaths" else (0, 1, 2, 4, 3, 5)
+        rank = np.full(6, 99, np.int64)
+        rank[list(priority)] = np.arange(6)
+        codes = np.argmin(np.where(free, rank, 99), axis=1).astype(np.int64)
         self.inf_key, self.inf_target = self._infinity_link(SQ)
         S = np.concatenate([cubes, [INF]])
         self.S = S
@@ -635,12 +653,6 @@ class _DualSweep:
         tgt = np.concatenate([tgt, [self.inf_target]])
         self.S_code = codes
         self._S_link_raw = key
-        if M:
-            self.sid = np.zeros(M, np.int32 if len(cubes) < 2**31 - 1 else np.int64)
-            self.sid[cubes] = np.arange(1, len(cubes) + 1)
-            acc = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
-            acc.ravel()[cubes] = cubes // self.cstride[0]
-            self.acc = _running_along_x(acc, reverse=True).ravel()  # x of the first special at or after
         back = self._raw_link(tgt)
         root = (key < 0) | (tgt == S) | ((back == key) & (S > tgt))
         self.root_S = root
