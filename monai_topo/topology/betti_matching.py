@@ -162,24 +162,35 @@ def _dim0_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray,
 
     The reference adds the edges of value 1 in index order ``(voxel, axis)``; the component of the first voxel
     grows by one join at a time, and a component joins at its first edge from an earlier voxel outside it:
-    ``T = ndim * flat(w - e_axis) + axis``, minimised over its voxels ``w`` (``-1`` for the first voxel's component).
+    ``T = ndim * flat(w - e_axis) + axis``, minimised over its voxels ``w`` (``-1`` for the first voxel's
+    component). For a component whose first voxel ``r`` has ``x >= 1`` that is the edge from ``r - e_x`` (no
+    earlier edge reaches the component); the others start in the plane ``x = 0`` and join through the planes
+    ``x = 0`` or ``x = 1``.
     """
     d, shape = A.ndim, A.shape
     lab, n = label_components(A, 6 if d == 3 else 4)
     flat = lab.ravel()
     r = _first_voxels(flat, n)
-    T = np.full(n + 1, _BIG, np.int64)
     strides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
-    for t in range(d):
-        if shape[t] < 2:
-            continue
-        hi = [slice(None)] * d
-        lo = [slice(None)] * d
-        hi[t], lo[t] = slice(1, None), slice(None, -1)
-        m = np.zeros(shape, bool)
-        m[tuple(hi)] = A[tuple(hi)] & ~A[tuple(lo)]
-        w = np.flatnonzero(m)
-        np.minimum.at(T, flat[w], d * (w - strides[t]) + t)
+    T = np.full(n + 1, _BIG, np.int64)
+    later = (r >= strides[0]) & (r < _BIG)
+    T[later] = d * (r[later] - strides[0])
+    if shape[0] > 0:  # components starting in the plane x = 0: their joins lie in the planes x = 0 and 1
+        head = min(2, shape[0])
+        sub_a, sub_lab = A[:head], lab[:head]
+        sub_flat = sub_lab.ravel()
+        for t in range(d):
+            if sub_a.shape[t] < 2:
+                continue
+            hi = [slice(None)] * d
+            lo = [slice(None)] * d
+            hi[t], lo[t] = slice(1, None), slice(None, -1)
+            m = np.zeros(sub_a.shape, bool)
+            m[tuple(hi)] = sub_a[tuple(hi)] & ~sub_a[tuple(lo)]
+            w = np.flatnonzero(m)  # (the first planes keep the grid's flat indices)
+            labels = sub_flat[w]
+            first_plane = ~later[labels]
+            np.minimum.at(T, labels[first_plane], d * (w[first_plane] - strides[t]) + t)
     if n and flat[0]:
         T[flat[0]] = -1
     order = np.argsort(T[1:], kind="stable") + 1
@@ -449,10 +460,10 @@ class _PrimalSweep:
 
     Every vertex's earliest edge is a tree edge (Boruvka). For a vertex whose ``-x`` neighbour is in ``X`` that edge
     is the ``-x`` edge, in both orders, so these links chain along ``-x`` inside the mask and the trees they form
-    ("fragments") are found from the other vertices ("specials": the starts of the x runs of ``X``, and the ends of
-    links chosen by both of their vertices, the "roots"). The edges that can merge or close cycles are then y- and
-    z-edges that are not links: in ``deaths`` those entering with a square not in ``X`` (an edge entering with a
-    square of ``X`` closes that square's boundary), in ``births`` those that are not the last edge of a square of
+    ("fragments") are found from the other vertices, the starts of the x runs of ``X`` ("specials"; a link chosen by
+    both of its ends is rooted at its earlier end, a start). The edges that can merge or close cycles are then y-
+    and z-edges that are not links: in ``deaths`` those entering with a square not in ``X`` (an edge entering with
+    a square of ``X`` closes that square's boundary), in ``births`` those that are not the last edge of a square of
     ``X``. A Kruskal over fragments decides them. ``closing``: the squares (``deaths``) or edges (``births``) that
     close a cycle.
     """
