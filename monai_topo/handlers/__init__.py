@@ -7,6 +7,7 @@ and their per-image values are written by :class:`monai.handlers.MetricsSaver`.
 from __future__ import annotations
 
 from monai_topo.handlers.betti_error import BettiError
+from monai_topo.handlers.betti_matching_error import BettiMatchingError
 from monai_topo.handlers.centerline_dice import CenterlineDice
 from monai_topo.handlers.connectivity_error import ConnectivityError
 from monai_topo.handlers.euler_characteristic_error import EulerCharacteristicError
@@ -14,6 +15,7 @@ from monai_topo.handlers.topology_overlay import TopologyErrorOverlay, TopologyE
 
 __all__ = [
     "BettiError",
+    "BettiMatchingError",
     "CenterlineDice",
     "ConnectivityError",
     "EulerCharacteristicError",

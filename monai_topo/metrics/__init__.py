@@ -7,6 +7,11 @@ All take binarised one-hot ``B C H W [D]`` inputs and return ``(B, C)`` (NaN whe
 from __future__ import annotations
 
 from monai_topo.metrics.betti_error import BettiErrorMetric, compute_betti_error, compute_betti_error_per_dim
+from monai_topo.metrics.betti_matching_error import (
+    BettiMatchingErrorMetric,
+    compute_betti_matching_error,
+    compute_betti_matching_error_per_dim,
+)
 from monai_topo.metrics.centerline_dice import CenterlineDiceMetric, centerline_dice, compute_centerline_dice
 from monai_topo.metrics.connectivity_error import (
     ConnectivityErrorMetric,
@@ -20,12 +25,15 @@ from monai_topo.metrics.euler_characteristic_error import (
 
 __all__ = [
     "BettiErrorMetric",
+    "BettiMatchingErrorMetric",
     "CenterlineDiceMetric",
     "ConnectivityErrorMetric",
     "EulerCharacteristicErrorMetric",
     "centerline_dice",
     "compute_betti_error",
     "compute_betti_error_per_dim",
+    "compute_betti_matching_error",
+    "compute_betti_matching_error_per_dim",
     "compute_centerline_dice",
     "compute_connectivity_error",
     "compute_euler_characteristic_error",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,9 +10,13 @@ from monai.utils import MetricReduction
 
 from monai_topo.metrics.chunked import chunked_metric_items
 from monai_topo.metrics.utils import (
+    Dims,
     TopologyCumulativeMetric,
+    check_dims,
+    check_dims_for_input,
     evaluate_items,
     prepare_metric_inputs,
+    select_dims,
     to_output_tensor,
 )
 from monai_topo.topology import Connectivity, betti_numbers, betti_numbers_patches
@@ -23,8 +26,6 @@ from monai_topo.topology.validation import (
     check_num_workers,
     renamed_arguments,
 )
-
-Dims = int | Sequence[int] | None
 
 __all__ = [
     "BettiErrorMetric",
@@ -69,25 +70,6 @@ def betti_error_per_dim(
     return np.abs(per_patch_pred - per_patch_true).mean(axis=0)
 
 
-def _check_dims(dims: Dims) -> int | tuple[int, ...] | None:
-    """``None`` (all), one homology dimension, or a non-empty sequence of them (each 0, 1 or 2)."""
-    if dims is None:
-        return None
-    values = [dims] if isinstance(dims, (int, np.integer)) and not isinstance(dims, (bool, np.bool_)) else dims
-    try:
-        values = list(values)
-    except TypeError:
-        values = [dims]
-    if not values or any(
-        isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 2 for d in values
-    ):
-        raise ValueError(
-            f"dims must be None (sum over all dimensions), a homology dimension 0, 1 or 2, or a non-empty sequence "
-            f"of them, got {dims!r}."
-        )
-    return int(dims) if isinstance(dims, (int, np.integer)) else tuple(sorted({int(d) for d in values}))
-
-
 def _check_options(
     connectivity: Connectivity,
     dims: Dims,
@@ -97,7 +79,7 @@ def _check_options(
 ) -> tuple[int | None, int | tuple[int, ...] | None, int | None]:
     """Validate the options once; returns ``(connectivity, dims, num_workers)`` normalised."""
     connectivity = check_connectivity(connectivity)
-    dims = _check_dims(dims)
+    dims = check_dims(dims)
     if patch_size is not None:
         sizes = (patch_size,) if isinstance(patch_size, (int, np.integer)) else tuple(patch_size)
         if not sizes or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
@@ -110,22 +92,6 @@ def _check_options(
         if isinstance(num_patches, bool) or not isinstance(num_patches, (int, np.integer)) or num_patches < 1:
             raise ValueError(f"num_patches must be None (tile the image) or a positive int, got {num_patches!r}.")
     return connectivity, dims, check_num_workers(num_workers)
-
-
-def _check_spatial(pred: np.ndarray, connectivity: Connectivity, dims: int | tuple[int, ...] | None = None) -> None:
-    spatial = pred.ndim - 2
-    check_connectivity(connectivity, spatial)  # a clear ValueError for e.g. 26 on 2D images
-    top = None if dims is None else (dims if isinstance(dims, int) else max(dims))
-    if top is not None and top >= spatial:
-        raise ValueError(f"dims={dims} does not exist for {spatial}D images (homology dimensions 0..{spatial - 1}).")
-
-
-def _select_dims(per_dim: torch.Tensor, dims: int | tuple[int, ...] | None) -> torch.Tensor:
-    if dims is None:
-        return per_dim.sum(dim=-1)
-    if isinstance(dims, int):
-        return per_dim[..., dims].contiguous()
-    return per_dim[..., list(dims)].sum(dim=-1)
 
 
 def _betti_error_per_dim(
@@ -147,7 +113,7 @@ def _betti_error_per_dim(
         values = chunked_metric_items(y_pred, y, include_background, connectivity, ignore_empty=ignore_empty)
         return to_output_tensor(values[..., : y_pred.ndim - 2], torch.device("cpu"))
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
-    _check_spatial(pred, connectivity, dims)
+    check_dims_for_input(pred, connectivity, dims)
     values = evaluate_items(
         lambda p, t: betti_error_per_dim(p, t, connectivity, patch_size, num_patches, seed),
         pred,
@@ -229,7 +195,7 @@ def compute_betti_error(
     per_dim = _betti_error_per_dim(
         y_pred, y, include_background, connectivity, patch_size, num_patches, seed, ignore_empty, num_workers, dims
     )
-    return _select_dims(per_dim, dims)
+    return select_dims(per_dim, dims)
 
 
 def compute_betti_numbers(
@@ -249,7 +215,7 @@ def compute_betti_numbers(
     """
     connectivity, _, num_workers = _check_options(connectivity, None, None, None, num_workers)
     pred, target, device = prepare_metric_inputs(y_pred, y, include_background)
-    _check_spatial(pred, connectivity)
+    check_dims_for_input(pred, connectivity)
     values = evaluate_items(
         lambda p, t: np.stack([betti_numbers(p, connectivity), betti_numbers(t, connectivity)]),
         pred,
@@ -338,4 +304,4 @@ class BettiErrorMetric(TopologyCumulativeMetric):
             self.num_workers,
             self.dims,
         )
-        return _select_dims(per_dim, self.dims)
+        return select_dims(per_dim, self.dims)

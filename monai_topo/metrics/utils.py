@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,14 +21,21 @@ import torch
 from monai.metrics import CumulativeIterationMetric, do_metric_reduction
 from monai.utils import MetricReduction
 
-from monai_topo.topology.validation import check_spatial_ndim, resolve_num_workers
+from monai_topo.topology.validation import check_connectivity, check_spatial_ndim, resolve_num_workers
 
 __all__ = [
+    "Dims",
     "TopologyCumulativeMetric",
+    "check_dims",
+    "check_dims_for_input",
     "evaluate_items",
     "prepare_metric_inputs",
+    "select_dims",
     "to_output_tensor",
 ]
+
+#: the ``dims`` option of the per-dimension metrics: ``None`` (sum over all), one homology dimension, or several
+Dims = int | Sequence[int] | None
 
 
 def _as_array(data: Any, name: str) -> np.ndarray:
@@ -125,6 +133,68 @@ def _binarise(arr: np.ndarray, name: str) -> np.ndarray:
     if not binary.all():
         warnings.warn(f"{name} should be a binarized tensor; values > 0.5 are taken as foreground.", stacklevel=3)
     return np.ascontiguousarray(arr > 0.5)
+
+
+def check_dims(dims: Dims) -> int | tuple[int, ...] | None:
+    """Validate a ``dims`` option: ``None`` (all), one homology dimension, or a non-empty sequence of them (each 0,
+    1 or 2); returns it as an ``int``, a sorted tuple without repeats, or ``None``.
+
+    Raises:
+        ValueError: for anything else (an empty sequence, 3, ``True``, ``1.0``, ``"0"``).
+
+    Example:
+        >>> check_dims(None), check_dims(1), check_dims([2, 0, 2])
+        (None, 1, (0, 2))
+    """
+    if dims is None:
+        return None
+    values = [dims] if isinstance(dims, (int, np.integer)) and not isinstance(dims, (bool, np.bool_)) else dims
+    try:
+        values = list(values)
+    except TypeError:
+        values = [dims]
+    if not values or any(
+        isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 2 for d in values
+    ):
+        raise ValueError(
+            f"dims must be None (sum over all dimensions), a homology dimension 0, 1 or 2, or a non-empty sequence "
+            f"of them, got {dims!r}."
+        )
+    return int(dims) if isinstance(dims, (int, np.integer)) else tuple(sorted({int(d) for d in values}))
+
+
+def check_dims_for_input(
+    pred: np.ndarray, connectivity: int | None, dims: int | tuple[int, ...] | None = None
+) -> None:
+    """Check that ``connectivity`` and ``dims`` (both already validated) fit a ``B C ...`` input's spatial rank.
+
+    Raises:
+        ValueError: for e.g. ``connectivity=26`` or ``dims=2`` on 2D images.
+
+    Example:
+        >>> check_dims_for_input(np.zeros((1, 1, 4, 4), bool), 8, 1) is None
+        True
+    """
+    spatial = pred.ndim - 2
+    check_connectivity(connectivity, spatial)  # a clear ValueError for e.g. 26 on 2D images
+    top = None if dims is None else (dims if isinstance(dims, int) else max(dims))
+    if top is not None and top >= spatial:
+        raise ValueError(f"dims={dims} does not exist for {spatial}D images (homology dimensions 0..{spatial - 1}).")
+
+
+def select_dims(per_dim: torch.Tensor, dims: int | tuple[int, ...] | None) -> torch.Tensor:
+    """``(..., ndim)`` per-dimension values to ``(...)``: summed over all (``None``) or the selected dimensions.
+
+    Example:
+        >>> per_dim = torch.tensor([[[1.0, 2.0, 4.0]]])
+        >>> select_dims(per_dim, None).tolist(), select_dims(per_dim, 1).tolist(), select_dims(per_dim, (0, 2)).tolist()
+        ([[7.0]], [[2.0]], [[5.0]])
+    """
+    if dims is None:
+        return per_dim.sum(dim=-1)
+    if isinstance(dims, int):
+        return per_dim[..., dims].contiguous()
+    return per_dim[..., list(dims)].sum(dim=-1)
 
 
 def evaluate_items(

@@ -8,9 +8,16 @@ import torch
 from ignite.engine import Engine
 from monai.handlers import MetricsSaver, from_engine
 
-from monai_topo.handlers import BettiError, CenterlineDice, ConnectivityError, EulerCharacteristicError
+from monai_topo.handlers import (
+    BettiError,
+    BettiMatchingError,
+    CenterlineDice,
+    ConnectivityError,
+    EulerCharacteristicError,
+)
 from monai_topo.metrics import (
     BettiErrorMetric,
+    BettiMatchingErrorMetric,
     CenterlineDiceMetric,
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
@@ -38,6 +45,9 @@ CASES = [
     (lambda: BettiError(dims=0, patch_size=3), [1 / 9, 1 / 3, 0.0]),
     (lambda: BettiError(dims=0, patch_size=(9, 5)), [0.0, 0.0, 0.0]),  # the cut lies on the tile border
     (lambda: EulerCharacteristicError(), [1.0, 1.0, 0.0]),
+    # nothing moved: the ring's hole and the second half have no partner, as for the Betti error
+    (lambda: BettiMatchingError(), [1.0, 1.0, 0.0]),
+    (lambda: BettiMatchingError(dims=0), [0.0, 1.0, 0.0]),
     (lambda: ConnectivityError(kind="splits"), [0.0, 1.0, 0.0]),
     (lambda: ConnectivityError(kind="merges"), [0.0, 0.0, 0.0]),
     (lambda: CenterlineDice(), None),  # compared with the metric itself
@@ -81,23 +91,27 @@ def test_handlers_wrap_the_metrics():
     pairs = [
         (BettiError(dims=1, connectivity=4), BettiErrorMetric),
         (EulerCharacteristicError(), EulerCharacteristicErrorMetric),
+        (BettiMatchingError(dims=(0, 2), connectivity=6, ignore_empty=True), BettiMatchingErrorMetric),
         (CenterlineDice(ignore_empty=True), CenterlineDiceMetric),
         (ConnectivityError(instance_labels=True), ConnectivityErrorMetric),
     ]
     for handler, metric_type in pairs:
         assert isinstance(handler.metric_fn, metric_type)
     assert pairs[0][0].metric_fn.dims == 1 and pairs[0][0].metric_fn.connectivity == 4
-    assert pairs[2][0].metric_fn.ignore_empty and pairs[3][0].metric_fn.instance_labels
+    assert pairs[3][0].metric_fn.ignore_empty and pairs[4][0].metric_fn.instance_labels
+    assert pairs[2][0].metric_fn.dims == (0, 2) and pairs[2][0].metric_fn.connectivity == 6
+    assert pairs[2][0].metric_fn.ignore_empty
 
 
 def test_no_monai_name_clash():
     import monai.handlers
     import monai.metrics
 
-    for name in ("BettiError", "EulerCharacteristicError", "CenterlineDice", "ConnectivityError"):
+    for name in ("BettiError", "BettiMatchingError", "EulerCharacteristicError", "CenterlineDice", "ConnectivityError"):
         assert not hasattr(monai.handlers, name)
     for name in (
         "BettiErrorMetric",
+        "BettiMatchingErrorMetric",
         "EulerCharacteristicErrorMetric",
         "CenterlineDiceMetric",
         "ConnectivityErrorMetric",
@@ -133,9 +147,38 @@ def test_metrics_saver_writes_per_case_csv(tmp_path):
     assert "mean" in summary and "class0" in summary
 
 
+def test_betti_matching_error_sees_a_moved_square_the_betti_error_does_not(tmp_path):
+    """One square here against the same square there: Betti error 0, two unmatched components; written per case by
+    MetricsSaver."""
+    here, there = np.zeros((9, 9), bool), np.zeros((9, 9), bool)
+    here[1:3, 1:3] = True
+    there[6:8, 6:8] = True
+    batches = [{"pred": batch(here, here), "label": batch(there, here), "name": ["moved", "same"]}]
+    saver = MetricsSaver(
+        save_dir=str(tmp_path),
+        metrics="*",
+        metric_details="*",
+        batch_transform=lambda batch: [{"filename_or_obj": n} for n in batch["name"]],
+    )
+    engine = Engine(lambda e, batch: (batch["pred"], batch["label"]))
+    BettiError().attach(engine, "betti_error")
+    BettiMatchingError().attach(engine, "betti_matching_error")
+    saver.attach(engine)
+    engine.run(batches, max_epochs=1)
+    assert engine.state.metrics["betti_error"] == 0.0
+    assert engine.state.metrics["betti_matching_error"] == pytest.approx(1.0)
+    with open(tmp_path / "betti_matching_error_raw.csv") as f:
+        rows = list(csv.reader(f, delimiter=","))
+    assert {row[0]: float(row[1]) for row in rows[1:]} == {"moved": 2.0, "same": 0.0}
+
+
 def test_ill_opts():
     with pytest.raises(ValueError, match="dims must be"):
         BettiError(dims=5)
+    with pytest.raises(ValueError, match="dims must be"):
+        BettiMatchingError(dims=(0, 3))
+    with pytest.raises(ValueError, match="connectivity must be None"):
+        BettiMatchingError(connectivity=18)
     with pytest.raises(ValueError, match="kind must be one of"):
         ConnectivityError(kind="everything")
     with pytest.raises(ValueError, match="connectivity must be None"):

@@ -6,17 +6,25 @@ import pytest
 import torch
 
 import monai_topo.metrics.betti_error as betti_module
-from monai_topo.handlers import BettiError, ConnectivityError
+from monai_topo.handlers import BettiError, BettiMatchingError, ConnectivityError
 from monai_topo.metrics import (
     BettiErrorMetric,
+    BettiMatchingErrorMetric,
     CenterlineDiceMetric,
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
     compute_betti_error,
     compute_betti_error_per_dim,
+    compute_betti_matching_error,
 )
 
-METRICS = [BettiErrorMetric, CenterlineDiceMetric, ConnectivityErrorMetric, EulerCharacteristicErrorMetric]
+METRICS = [
+    BettiErrorMetric,
+    BettiMatchingErrorMetric,
+    CenterlineDiceMetric,
+    ConnectivityErrorMetric,
+    EulerCharacteristicErrorMetric,
+]
 
 
 def _shell_and_ball():
@@ -41,6 +49,10 @@ def test_dims_selects_or_sums_homology_dimensions(dims, expected):
     assert BettiErrorMetric(dims=dims)(pred, target).tolist() == expected
     assert compute_betti_error(pred, target, dims=dims).tolist() == expected
     assert BettiError(dims=dims).metric_fn.dims == (dims if not isinstance(dims, list) else tuple(dims))
+    # the Betti matching error selects the same way: here nothing moved, so it equals the Betti error
+    assert BettiMatchingErrorMetric(dims=dims)(pred, target).tolist() == expected
+    assert compute_betti_matching_error(pred, target, dims=dims).tolist() == expected
+    assert BettiMatchingError(dims=dims).metric_fn.dims == (dims if not isinstance(dims, list) else tuple(dims))
 
 
 @pytest.mark.parametrize("factory", [BettiErrorMetric, compute_betti_error, BettiError])
@@ -61,15 +73,17 @@ def test_dim_is_a_deprecated_alias_of_dims(factory):
         BettiErrorMetric(dim=1, dims=1)
 
 
+@pytest.mark.parametrize("cls", [BettiErrorMetric, BettiMatchingErrorMetric])
 @pytest.mark.parametrize("dims", [3, (), (0, 5), "0", True, 1.0])
-def test_bad_dims(dims):
+def test_bad_dims(cls, dims):
     with pytest.raises(ValueError, match="dims must be"):
-        BettiErrorMetric(dims=dims)
+        cls(dims=dims)
 
 
-def test_dims_beyond_the_image_dimension():
+@pytest.mark.parametrize("cls", [BettiErrorMetric, BettiMatchingErrorMetric])
+def test_dims_beyond_the_image_dimension(cls):
     with pytest.raises(ValueError, match="dims=2 does not exist for 2D images"):
-        BettiErrorMetric(dims=2)(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4))
+        cls(dims=2)(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4))
 
 
 @pytest.mark.parametrize("cls", [ConnectivityErrorMetric, ConnectivityError])

@@ -7,6 +7,7 @@ import torch
 
 from monai_topo.metrics import (
     BettiErrorMetric,
+    BettiMatchingErrorMetric,
     CenterlineDiceMetric,
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
@@ -17,6 +18,7 @@ from tests.distributed_helpers import requires_gloo, run_on_ranks
 def _metrics():
     return [
         BettiErrorMetric(get_not_nans=True),
+        BettiMatchingErrorMetric(ignore_empty=True, get_not_nans=True),
         EulerCharacteristicErrorMetric(ignore_empty=True, get_not_nans=True),
         CenterlineDiceMetric(ignore_empty=True, get_not_nans=True),
         ConnectivityErrorMetric(get_not_nans=True),

@@ -15,6 +15,7 @@ from scipy.ndimage import gaussian_filter
 
 from monai_topo.metrics import (
     BettiErrorMetric,
+    BettiMatchingErrorMetric,
     CenterlineDiceMetric,
     ConnectivityErrorMetric,
     EulerCharacteristicErrorMetric,
@@ -33,6 +34,8 @@ def _metrics() -> dict:
         "betti-b2": BettiErrorMetric(dims=2, get_not_nans=True),
         "betti-patches": BettiErrorMetric(patch_size=5, num_patches=3, seed=1, get_not_nans=True),
         "betti-ignore-empty": BettiErrorMetric(ignore_empty=True, get_not_nans=True),
+        "betti-matching": BettiMatchingErrorMetric(get_not_nans=True),
+        "betti-matching-b1": BettiMatchingErrorMetric(dims=1, connectivity=6, ignore_empty=True, get_not_nans=True),
         "euler": EulerCharacteristicErrorMetric(ignore_empty=True, get_not_nans=True),
         "cldice": CenterlineDiceMetric(ignore_empty=True, get_not_nans=True),
         "splits": ConnectivityErrorMetric(kind="splits", get_not_nans=True),
