@@ -88,6 +88,14 @@ def _member(a: np.ndarray, sorted_b: np.ndarray) -> np.ndarray:
     return sorted_b[pos] == a
 
 
+def _ranks(primary: np.ndarray, secondary: np.ndarray | None = None) -> np.ndarray:
+    """Ranks (0, 1, ...) of distinct keys, ordered by ``primary`` then ``secondary``."""
+    order = np.argsort(primary, kind="stable") if secondary is None else np.lexsort((secondary, primary))
+    out = np.empty(len(order), np.int64)
+    out[order] = np.arange(len(order))
+    return out
+
+
 def _kruskal_nontree(fu: np.ndarray, fv: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Kruskal by increasing (distinct) ``weight`` on a multigraph with node ids ``fu``/``fv``: True for edges that
     close a cycle (not in the minimum spanning forest)."""
@@ -257,7 +265,7 @@ def _top_pairs(sweep: tuple, shape: tuple[int, ...]) -> _Pairs:
 def _top_matches(sweep0: tuple, sweep1: tuple, sweep_u: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Labels of the matched cavities of both inputs: a cavity of the comparison is matched when it holds the last
     voxel of the comparison's cavities inside the input's cavity, in both inputs."""
-    lab_u, _, cavity_u, last_u = sweep_u
+    _, _, cavity_u, last_u = sweep_u
     keys = last_u[np.flatnonzero(cavity_u)]
     owners, ok = [], np.ones(len(keys), bool)
     for flat, n, cavity, _ in (sweep0, sweep1):
@@ -472,8 +480,7 @@ class _PrimalSweep:
         X, E, SQ = cells.X, cells.E, cells.SQ
         shape = X.shape
         self.shape, self.mode = shape, mode
-        n0, n1, n2 = shape
-        N = X.size
+        _, n1, n2 = shape
         self.stride = np.array([n1 * n2, n2, 1], np.int64)
         # the starts of the x runs (no -x edge) are the specials; their links in this sweep's order
         S, present, cls, self.sid, self.acc = cells.primal_base()
@@ -514,8 +521,8 @@ class _PrimalSweep:
     def _death_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
         """Non-link y- and z-edges of X entering with a square not in X; Kruskal by (entry, key). (Every x-edge is
         the -x link of its upper end.)"""
-        shape, N = X.shape, X.size
-        n0, n1, n2 = shape
+        shape = X.shape
+        _, n1, n2 = shape
         cu, ct = [], []
         for t in (1, 2):
             b1, b2 = [b for b in range(3) if b != t]
@@ -549,7 +556,7 @@ class _PrimalSweep:
             ent[sel] = _entry_keys(x[sel], y[sel], z[sel], t, shape)
         cv = cu + self.stride[ct]
         self.cand_u, self.cand_v, self.cand_key = cu, cv, cu * 3 + ct
-        nontree = _kruskal_nontree(self.frag(cu), self.frag(cv), ent * (3 * N) + cu * 3 + ct)
+        nontree = _kruskal_nontree(self.frag(cu), self.frag(cv), _ranks(ent, cu * 3 + ct))
         self.cand_tree = ~nontree
         self.closing = _unique(ent[nontree])
 
@@ -642,7 +649,7 @@ class _DualSweep:
         self.mode = mode
         shape = X.shape
         self.shape = shape
-        n0, n1, n2 = shape
+        _, n1, n2 = shape
         N = X.size
         self.vstride = np.array([n1 * n2, n2, 1], np.int64)
         m = tuple(k - 1 for k in shape)
@@ -678,7 +685,7 @@ class _DualSweep:
         c1, c2 = self.sides(ck)
         islink = (self.link_key(c1) == ck) | (self.link_key(c2) == ck)
         ck, c1, c2 = ck[~islink], c1[~islink], c2[~islink]
-        nontree = _kruskal_nontree(self.frag(c1), self.frag(c2), -self.order_key(ck))
+        nontree = _kruskal_nontree(self.frag(c1), self.frag(c2), -self.order_rank(ck))
         self.cand_key, self.cand_u, self.cand_v, self.cand_tree = ck, c1, c2, ~nontree
         self.connected = _unique(ck[nontree])
 
@@ -705,11 +712,11 @@ class _DualSweep:
             return self._S_link_raw[pos]
         return np.where(special, self._S_link_raw[pos], self.run_keys(np.where(special, 0, c)))
 
-    def order_key(self, keys: np.ndarray) -> np.ndarray:
-        """The sweep order of squares: their key (``deaths``), or (last edge, key) (``births``)."""
+    def order_rank(self, keys: np.ndarray) -> np.ndarray:
+        """Ranks of squares in the sweep order: by key (``deaths``), or by (last edge, key) (``births``)."""
         if self.mode == "deaths":
-            return keys
-        return _last_edge_keys(keys, self.shape) * (3 * int(np.prod(self.shape))) + keys
+            return _ranks(keys)
+        return _ranks(_last_edge_keys(keys, self.shape), keys)
 
     def _infinity_link(self, SQ: list[np.ndarray]) -> tuple[int, int]:
         """The outside's latest free boundary square (in sweep order) and the node behind it; ``(-1, M)`` if none."""
@@ -731,7 +738,7 @@ class _DualSweep:
         if not keys:
             return -1, self.M
         keys = np.concatenate(keys)
-        best = int(keys[np.argmax(self.order_key(keys))])
+        best = int(keys[np.argmax(self.order_rank(keys))])
         lo, hi = self.sides(np.array([best], np.int64))
         return best, int(hi[0] if lo[0] == self.M else lo[0])
 
@@ -875,7 +882,6 @@ def _square_edges(keys: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray,
     p, s = np.divmod(keys, 3)
     x, rem = np.divmod(p, n[1] * n[2])
     y, z = np.divmod(rem, n[2])
-    stride = np.array([n[1] * n[2], n[2], 1], np.int64)
     edges = np.empty((len(keys), 4), np.int64)
     new = np.empty((len(keys), 4), bool)
     for st in range(3):
@@ -1110,7 +1116,7 @@ def _linking_matrix(
     out = np.zeros((nrows, words), np.uint64)
     if len(edge_keys) == 0 or len(square_keys) == 0:
         return out
-    n0, n1, n2 = shape
+    _, n1, n2 = shape
     ep, et = np.divmod(edge_keys, 3)
     ex, rem = np.divmod(ep, n1 * n2)
     ey, ez = np.divmod(rem, n2)
