@@ -12,6 +12,11 @@ excluded, the paper's setting) of
 plus ``tube_build`` (the thread-pooled skeletonisation alone) and ``transform_per_sample`` (``SkeletonTubed`` on
 one sample, as a data loader worker runs it). Ratios are taken against ``dicece`` in the same run. The label is
 the vessel-like mask of :mod:`benchmarks.supervoxel`, the logits those of a good noisy prediction.
+
+The Skeleton Recall term alone, tube given, is also timed against the authors' loss (``reference``: the
+computation of ``SoftSkeletonRecallLoss`` of Kirchhoff et al.'s nnU-Net code, rewritten here: softmax, the tube's
+class labels scattered to one-hot, background dropped, ``-(sum(p * tube) + smooth) / (sum(tube) + smooth)``, no
+input checks), interleaved: ``recall_tube_given_over_reference`` is what our input checks and options cost.
 """
 
 from __future__ import annotations
@@ -22,11 +27,28 @@ import numpy as np
 import torch
 
 from benchmarks.supervoxel import trained_logits, tube_target
-from benchmarks.utils import best_time
+from benchmarks.utils import best_time, best_times_interleaved
 from monai_topo.losses import SkeletonRecallLoss
 from monai_topo.transforms import SkeletonTubed
 
-__all__ = ["benchmark_skeleton_recall"]
+__all__ = ["benchmark_skeleton_recall", "reference_skeleton_recall"]
+
+
+def reference_skeleton_recall(logits: torch.Tensor, tube_labels: torch.Tensor, smooth: float = 1e-5) -> torch.Tensor:
+    """The authors' Skeleton Recall term (nnU-Net trainer, ``batch_dice=False``) on logits and the tube's class labels.
+
+    ``tube_labels`` is ``B 1 H W [D]``, integer: the class of each tube voxel, 0 elsewhere (what their data
+    transform appends to the segmentation). Returns ``-mean(recall)``: ``SkeletonRecallLoss`` up to the constant 1.
+    """
+    p = torch.softmax(logits, 1)[:, 1:]
+    axes = tuple(range(2, logits.ndim))
+    with torch.no_grad():
+        onehot = torch.zeros(logits.shape, device=logits.device, dtype=torch.float32)
+        onehot.scatter_(1, tube_labels.long(), 1)
+        onehot = onehot[:, 1:]
+        size = onehot.sum(axes)
+    inside = (p * onehot).sum(axes)
+    return -((inside + smooth) / torch.clip(size + smooth, 1e-8)).mean()
 
 
 def benchmark_skeleton_recall(
@@ -47,7 +69,8 @@ def benchmark_skeleton_recall(
             CPU).
 
     Returns:
-        seconds per case, the ratios ``*_over_dicece``, the tube's share of the label's voxels, and the settings.
+        seconds per case, the ratios ``*_over_dicece`` and ``recall_tube_given_over_reference``, the tube's share of
+        the label's voxels, and the settings.
     """
     from monai.losses import DiceCELoss
 
@@ -78,7 +101,25 @@ def benchmark_skeleton_recall(
         value.backward()
         sync()
 
+    # the tube as the authors' transform gives it: the class label of each tube voxel (int16), B 1 spatial
+    tube_labels = (skel.argmax(1, keepdim=True) + 1).to(torch.int16) * (skel.sum(1, keepdim=True) > 0)
+
+    def recall_alone(ours: bool) -> None:
+        x = logits.clone().requires_grad_(True)
+        value = recall(x, label, skeleton=skel) if ours else reference_skeleton_recall(x, tube_labels)
+        value.backward()
+        sync()
+
+    alone = best_times_interleaved(
+        {"recall": lambda: recall_alone(True), "reference": lambda: recall_alone(False)}, max(repeats, 5)
+    )
+    x = logits.clone()
+    agree = abs(float(recall(x, label, skeleton=skel)) - (1 + float(reference_skeleton_recall(x, tube_labels))))
     out: dict = {
+        "recall_tube_given": alone["recall"],
+        "reference_tube_given": alone["reference"],
+        "recall_tube_given_over_reference": alone["recall"] / alone["reference"],
+        "recall_minus_reference_value": agree,
         "dicece": best_time(lambda: fwd_bwd(False, False), repeats),
         "dicece_plus_recall_tube_given": best_time(lambda: fwd_bwd(True, True), repeats),
         "dicece_plus_recall_tube_built": best_time(lambda: fwd_bwd(True, False), repeats),
