@@ -72,7 +72,7 @@ class TopologyLoss(_Loss):
             )
 
     def _prepare(
-        self, input: torch.Tensor, target: torch.Tensor | None, *, activate: bool = True
+        self, input: torch.Tensor, target: torch.Tensor | None, *, activate: bool = True, target_values: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Checks, activation, one-hot target and background removal (``DiceLoss``'s order).
 
@@ -81,9 +81,11 @@ class TopologyLoss(_Loss):
             target: the target, or ``None`` for a loss without one (``requires_target = False``).
             activate: apply the sigmoid (``False`` keeps logits, e.g. for a criterion with logits); softmax and
                 ``other_act`` are always applied.
+            target_values: ``False``: only the target's type and shape are checked; its values are not read (no
+                value checks, no one-hot copy, no :meth:`_check_target`) and the returned target is ``None``.
 
         Returns:
-            ``(prediction, target)`` after background removal (target ``None`` when not given).
+            ``(prediction, target)`` after background removal (target ``None`` when not given or not read).
         """
         self._require_target(target)
         # MetaTensor (MONAI's pipelines) -> plain tensors, keeping the graph: every torch op on a MetaTensor goes
@@ -99,7 +101,12 @@ class TopologyLoss(_Loss):
             p, t = prepare_prediction(input, include_background=self.include_background, **options), None
         else:
             p, t = prepare_prediction_and_target(
-                input, target, include_background=self.include_background, to_onehot_y=self.to_onehot_y, **options
+                input,
+                target,
+                include_background=self.include_background,
+                to_onehot_y=self.to_onehot_y,
+                target_values=target_values,
+                **options,
             )
         name = type(self).__name__
         check_activation_input(input, sigmoid=self.sigmoid, softmax=self.softmax, other_act=self.other_act, owner=name)

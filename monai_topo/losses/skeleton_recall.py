@@ -25,10 +25,23 @@ _EPS = 1e-8  # floor of the denominator, as in the paper's code
 
 
 def _check_binary(tensor: torch.Tensor, what: str) -> None:
-    """Raise a ``ValueError`` naming ``what`` unless ``tensor`` holds only 0 and 1 (NaN fails too)."""
-    if tensor.dtype != torch.bool and not bool(((tensor == 0) | (tensor == 1)).all()):
-        low, high = (float(v) for v in torch.aminmax(tensor.detach().float()))
-        raise ValueError(f"{what}, found values in [{low:.4g}, {high:.4g}].")
+    """Raise a ``ValueError`` naming ``what`` unless ``tensor`` holds only 0 and 1 (NaN fails too).
+
+    Two reductions and no boolean copies: the range (``aminmax``; a NaN makes it fail) and, for floating values, the
+    dot product of ``t`` and ``1 - t``: a sum of terms ``t * (1 - t)`` that are >= 0 in [0, 1] and 0 only at 0 and 1.
+    """
+    if tensor.dtype == torch.bool:
+        return
+    values = tensor.detach()
+    if values.dtype in (torch.float16, torch.bfloat16):
+        values = values.float()
+    low, high = (float(v) for v in torch.aminmax(values))
+    binary = low >= 0.0 and high <= 1.0
+    if binary and values.is_floating_point():
+        flat = values.reshape(-1)
+        binary = float(torch.dot(flat, 1 - flat)) == 0.0
+    if not binary:
+        raise ValueError(f"{what}, found values in [{low:.4g}, {high:.4g}] (not only 0 and 1).")
 
 
 class SkeletonRecallLoss(TopologyLoss):
@@ -45,17 +58,29 @@ class SkeletonRecallLoss(TopologyLoss):
     empty ones included, as the paper's code and ``DiceLoss`` do. With ``batch=True`` the sums run over the batch
     too (the paper's ``batch_dice``), as in ``DiceLoss``.
 
-    **The paper's setting** (its nnU-Net trainer): the loss is added to Dice + cross-entropy with weight 1 (Dice 1,
-    CE 1, skeleton recall 1), on softmax probabilities without the background class, ``smooth=1e-5``; the tube is
-    the skeleton dilated twice with the face-connected cross (city-block radius 2, ``tube_radius=2``) and kept
-    inside the class's mask. In MONAI terms::
+    **The paper's setting** (its nnU-Net trainer, ``nnUNetTrainerSkeletonRecall``): the loss is added to Dice +
+    cross-entropy with weight 1 (Dice 1, CE 1, skeleton recall 1), on softmax probabilities; Dice and skeleton recall
+    leave the background class out (``include_background=False``; the cross-entropy uses every class, as MONAI's
+    ``DiceCELoss`` does), both smooth with ``1e-5`` (MONAI's default) and both use nnU-Net's ``batch_dice``:
+    ``batch=True`` for 2D and for 3D full resolution when the plans have a low-resolution stage (large images),
+    ``batch=False`` for 3D full resolution without one and for 3D low resolution. The tube is the skeleton dilated
+    twice with the face-connected cross (city-block radius 2, ``tube_radius=2``) and kept inside the class's mask.
+    In MONAI terms (``batch=True``; set both to ``False`` where nnU-Net would), ``paper`` in the example below.
 
-        TopologyAwareLoss(DiceCELoss(softmax=True, to_onehot_y=True),
-                          SkeletonRecallLoss(softmax=True, to_onehot_y=True, include_background=False),
-                          lambda_topology=1.0)
+    **Classes.** The paper skeletonises the union of the foreground classes and gives each tube voxel the class
+    under it; here each class is skeletonised on its own. The two tubes are the same when the classes are more
+    than 2 voxels apart: any two voxels of different classes at a city-block distance above ``tube_radius`` (2)
+    and not touching diagonally (8-/26-adjacent), unless a class's whole mask thins away (see below: its mask here,
+    nothing in the paper). Closer classes share the union's skeleton there, and each other's tube.
 
-    (the paper skeletonises the union of the foreground classes and gives each tube voxel the class under it; here
-    each class is skeletonised on its own, which is the same for classes that do not touch.)
+    **Empty skeletons.** scikit-image's thinning can remove a whole object. In 3D (Lee's method) it does so for
+    many boxes with an even side whatever their length (cross-sections ``2 x 2``, ``4 x 4``, ``6 x 6``, ``1 x 4``,
+    ``3 x 6``, ...: a thick straight vessel), every cube of even side (``8 x 8 x 8``) and a patch that is entirely
+    foreground (``16 x 16 x 16``): large structures, not only specks (a box with odd sides keeps its axis). The
+    fallback of :func:`monai_topo.topology.skeleton` applies per mask (one sample x class item), not per object:
+    when a whole mask thins to nothing its tube is the whole mask and the term becomes ``1 - soft recall`` of the
+    mask; when only some of its objects vanish, those get no tube at all (as in the paper's code, which has no
+    fallback: there a mask that thins to nothing has an empty tube and costs 0).
 
     **How the tube reaches the loss.** ``forward(input, target)`` builds it from the target at each call: the
     (one-hot, background-removed) target is copied to the CPU, every sample x class item is skeletonised and
@@ -78,6 +103,15 @@ class SkeletonRecallLoss(TopologyLoss):
         >>> value = loss(logits, label)
         >>> value.backward()
         >>> 0.0 <= value.item() <= 1.0
+        True
+        >>> from monai.losses import DiceCELoss
+        >>> from monai_topo.losses import TopologyAwareLoss
+        >>> paper = TopologyAwareLoss(
+        ...     DiceCELoss(softmax=True, to_onehot_y=True, include_background=False, batch=True),
+        ...     SkeletonRecallLoss(softmax=True, to_onehot_y=True, include_background=False, batch=True),
+        ...     lambda_topology=1.0,
+        ... )
+        >>> bool(paper(logits, label) > 0)
         True
     """
 
@@ -198,9 +232,9 @@ class SkeletonRecallLoss(TopologyLoss):
         Raises:
             TypeError / ValueError: as :meth:`forward` would.
         """
-        _, target = self._prepare(input, target)
+        pred, _ = self._prepare(input, target, target_values=skeleton is None)
         if skeleton is not None:
-            self._check_skeleton(skeleton, target.shape)
+            self._check_skeleton(skeleton, pred.shape)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, skeleton: torch.Tensor | None = None) -> torch.Tensor:
         """
@@ -210,6 +244,8 @@ class SkeletonRecallLoss(TopologyLoss):
             skeleton: the tubed skeleton, a binary tensor shaped like the target after one-hot encoding and
                 background removal (``B C' H W [D]``), e.g. ``batch["label_skel"]`` from
                 :class:`monai_topo.transforms.SkeletonTubed`; ``None`` (default): built from ``target`` here.
+                Given, it replaces the target's values: the target's shape is checked, its values are not read
+                (no one-hot copy), and the tube is checked once (range and 0/1 values, two reductions).
 
         Returns:
             a scalar (``"mean"`` / ``"sum"``), or ``(B, C', 1, ..., 1)`` (``"none"``; ``(C', 1, ..., 1)`` with
@@ -220,14 +256,16 @@ class SkeletonRecallLoss(TopologyLoss):
                 expected, a non-binary target (soft labels: the tube needs a mask), or a skeleton of the wrong shape
                 or not binary.
         """
-        pred, target = self._prepare(input, target)
+        # each tensor is checked once: the logits and the target (labels, or a binary target) when the tube is built
+        # here; with a given tube, the logits, the target's shape and the tube
+        pred, target = self._prepare(input, target, target_values=skeleton is None)
         if pred.dtype not in (torch.float32, torch.float64):
             pred = pred.float()
         if skeleton is None:
             with torch.no_grad():
                 tube = self._build_tube(target.detach())
         else:
-            tube = self._check_skeleton(skeleton, target.shape).to(pred.device, non_blocking=True)
+            tube = self._check_skeleton(skeleton, pred.shape).to(pred.device, non_blocking=True)
         tube = tube.to(pred.dtype)
 
         axes = list(range(2, pred.ndim))

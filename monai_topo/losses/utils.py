@@ -147,7 +147,9 @@ def check_logits(input: torch.Tensor, name: str = "input") -> None:
         )
 
 
-def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_onehot_y: bool = False) -> None:
+def check_loss_inputs(
+    input: torch.Tensor, target: torch.Tensor | None, *, to_onehot_y: bool = False, target_values: bool = True
+) -> None:
     """The checks every loss makes before computing anything: logits, target type, shapes, values.
 
     Args:
@@ -155,6 +157,8 @@ def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_on
         target: ``B C H W [D]``, or ``B 1 H W [D]`` class labels when ``to_onehot_y`` and ``C > 1``; ``None`` skips
             the target checks.
         to_onehot_y: whether the target holds class labels to be one-hot encoded with ``C`` classes.
+        target_values: ``False`` checks the target's type and shape only, for a loss that does not read its values
+            (e.g. ``SkeletonRecallLoss`` given its tube).
 
     Raises:
         TypeError: for non-tensor or non-floating logits, or a non-tensor target.
@@ -173,12 +177,14 @@ def check_loss_inputs(input: torch.Tensor, target: torch.Tensor | None, *, to_on
         )
     if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
         raise ValueError(f"target batch/spatial shape {tuple(target.shape)} does not match input {tuple(input.shape)}.")
-    if torch.is_floating_point(target) and not all_finite(target):
+    if target_values and torch.is_floating_point(target) and not all_finite(target):
         raise ValueError("target contains NaN or infinite values.")
     n_pred_ch = input.shape[1]
     if to_onehot_y and n_pred_ch > 1:
         if target.shape[1] != 1:
             raise ValueError(f"to_onehot_y=True needs a B 1 ... label target, got {tuple(target.shape)}.")
+        if not target_values:
+            return
         values = target.detach()
         if (values < 0).any() or (values >= n_pred_ch).any() or (values != values.round()).any():
             raise ValueError(
@@ -250,13 +256,16 @@ def prepare_prediction_and_target(
     sigmoid: bool = False,
     softmax: bool = False,
     other_act: Callable | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    target_values: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Activation, one-hot target and background removal, exactly in ``DiceLoss``'s order.
 
     Args:
         input: logits ``B C H W [D]`` (finite).
         target: ``B C H W [D]`` or ``B 1 H W [D]`` label tensor.
         include_background, to_onehot_y, sigmoid, softmax, other_act: as ``monai.losses.DiceLoss``.
+        target_values: ``False``: the target's shape is checked but its values are neither checked nor one-hot
+            encoded (for a loss that does not read them); the returned target is then ``None``.
 
     Returns:
         ``(prediction, target)`` with the same shape; ``prediction`` is the activated input (or the raw input
@@ -271,18 +280,20 @@ def prepare_prediction_and_target(
         >>> p.shape, t.shape
         (torch.Size([2, 2, 8, 8]), torch.Size([2, 2, 8, 8]))
     """
-    check_loss_inputs(input, target, to_onehot_y=to_onehot_y)
+    check_loss_inputs(input, target, to_onehot_y=to_onehot_y, target_values=target_values)
     n_pred_ch = input.shape[1]
     input = activate(input, sigmoid=sigmoid, softmax=softmax, other_act=other_act)
     if to_onehot_y:
         if n_pred_ch == 1:
             warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
-        else:
+        elif target_values:
             target = one_hot(target, num_classes=n_pred_ch)  # labels checked by check_loss_inputs
     if not include_background and n_pred_ch == 1:
         warnings.warn("single channel prediction, `include_background=False` ignored.", stacklevel=3)
     elif not include_background:
         input, target = input[:, 1:], target[:, 1:]
+    if not target_values:
+        return input, None  # (the shapes fit: checked by check_loss_inputs)
     if target.shape != input.shape:
         raise ValueError(f"ground truth has different shape ({target.shape}) from input ({input.shape})")
     return input, target

@@ -21,8 +21,11 @@ __all__ = ["check_tube_radius", "skeleton", "tube_footprint", "tubed_skeleton", 
 def skeleton(mask: np.ndarray) -> np.ndarray:
     """Skeleton of a binary 2D or 3D mask (scikit-image: Zhang's method in 2D, Lee's in 3D).
 
-    A non-empty object can thin away completely (e.g. a ``2 x 2 x 2`` cube); the mask itself is then used as
-    its skeleton, so the skeleton of a non-empty mask is never empty.
+    A non-empty object can thin away completely, and in 3D not only small ones: Lee's thinning removes many boxes
+    with an even side whatever their length (cross-sections ``2 x 2``, ``4 x 4``, ``6 x 6``, ``1 x 4``, ...), every
+    cube of even side and a patch that is entirely foreground (``16 x 16 x 16``). The fallback applies per mask, not
+    per object: when the whole mask thins to nothing, the mask itself is its skeleton (so the skeleton of a
+    non-empty mask is never empty); an object that vanishes next to one that keeps a skeleton gets nothing.
 
     Example:
         >>> tube = np.zeros((5, 9), bool); tube[1:4, 1:8] = True
@@ -30,6 +33,12 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
         (6, 0)
         >>> int(skeleton(np.ones((2, 2, 2), bool)).sum())  # thins away completely: the mask is kept
         8
+        >>> box = np.zeros((10, 10, 30), bool); box[2:8, 2:8, 2:28] = True  # 6 x 6 x 26: thins away too
+        >>> bool((skeleton(box) == box).all())
+        True
+        >>> both = box.copy(); both[0, 0, 5:25] = True  # ... but not next to a line that keeps its skeleton
+        >>> int(skeleton(both)[box].sum()), int(skeleton(both)[0, 0].sum())
+        (0, 20)
     """
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
@@ -89,8 +98,10 @@ def tubed_skeleton(mask: np.ndarray, radius: int = 2, restrict_to_mask: bool = T
     :func:`tube_footprint` (``radius=2``: city-block distance <= 2, the paper's "2 px tube"), and the tube is
     intersected with the mask (the paper multiplies it by the segmentation), so a tube never claims background.
 
-    Differs from the paper's code in one edge case only: an object that thins away completely (a tiny blob) keeps
-    the whole object as its skeleton (see :func:`skeleton`) instead of getting no tube at all.
+    Differs from the paper's code in one case only: a mask that thins away completely keeps the whole mask as its
+    tube (see :func:`skeleton`) instead of getting no tube at all. The fallback applies per mask, not per object,
+    and fires on large 3D structures too (a thick box of even side, a patch that is entirely foreground): an object
+    that thins away next to one that keeps its skeleton gets no tube, as in the paper.
 
     Args:
         mask: binary 2D or 3D array (bool, or numbers that are all 0 or 1).

@@ -27,7 +27,9 @@ class SkeletonTube(Transform):
 
     Each class mask is skeletonised (scikit-image: Zhang 2D, Lee 3D), dilated into a tube of city-block radius
     ``tube_radius`` (the paper's 2) and kept inside the class mask (the paper's choice); see
-    :func:`monai_topo.topology.tubed_skeleton`. The channels are those of the loss's prepared target:
+    :func:`monai_topo.topology.tubed_skeleton` (a channel whose whole mask thins away, in 3D also a thick box of
+    even side or a crop that is entirely foreground, is its own tube: the fallback is per channel, not per object).
+    The channels are those of the loss's prepared target:
 
     - a ``1 H W [D]`` class-label map with ``num_classes=K``: one-hot into ``K`` channels (labels must be integers
       in ``[0, K - 1]``), then channel 0 (background) dropped unless ``include_background``: ``K - 1`` channels,
