@@ -6,19 +6,22 @@ Example::
 
 One panel per homology dimension (components, loops, cavities) of the superlevel filtration of ``FILE``; with
 ``--label``, the label's points as crosses and one row per matching: Hu et al.'s (``PersistenceMatchingLoss``)
-and the spatially aware optimal transport (``SpatialAwareMatchingLoss``), drawn as segments.
+and the spatially aware optimal transport (``SpatialAwareMatchingLoss``), drawn as segments named in each panel's
+legend. ``FILE`` is a probability map in [0, 1], e.g. ``<case>_prob.nii.gz`` from a bundle's evaluation or
+inference with ``--save_probabilities True``; other values are refused, a label map of 0 and 1 gets a warning.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from monai_topo.cli.options import add_connectivity_argument
-from monai_topo.io import VolumeError, read_label_volume, read_probability_map
+from monai_topo.io import VolumeError, output_problem, read_label_volume, read_probability_map
 from monai_topo.visualize import plot_persistence_diagram
 
 __all__ = ["register", "run"]
@@ -29,8 +32,9 @@ logger = logging.getLogger(__name__)
 def run(args: argparse.Namespace) -> int:
     """Plot the diagram; returns 0, 1 for unreadable or mismatched inputs, 2 for an output that cannot be written."""
     out = Path(args.out)
-    if out.is_dir():
-        logger.error("--out %s is a folder; give a .png file name.", out)
+    inputs = {"FILE": args.file, **({"--label": args.label} if args.label else {})}
+    if problem := output_problem(out, inputs=inputs):  # before anything is read: never over an input
+        logger.error("--out: %s; nothing was computed.", problem)
         return 2
     try:
         values, _ = read_probability_map(args.file)
@@ -40,11 +44,15 @@ def run(args: argparse.Namespace) -> int:
             if labels.shape != values.shape:
                 raise VolumeError(f"shape mismatch: {args.file} {values.shape} vs label {args.label} {labels.shape}")
             target = labels == args.label_value if args.label_value is not None else labels != 0
-        fig = plot_persistence_diagram(
-            values, target, args.connectivity, matchings=tuple(args.matching), title=Path(args.file).name
-        )
-    except ValueError as e:  # VolumeError, a connectivity that does not fit, ...
-        logger.error("%s", e)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            fig = plot_persistence_diagram(
+                values, target, args.connectivity, matchings=tuple(args.matching), title=Path(args.file).name
+            )
+        for warning in caught:  # a label map given as FILE
+            logger.warning("%s: %s", args.file, warning.message)
+    except ValueError as e:  # VolumeError, values outside [0, 1], a connectivity that does not fit, ...
+        logger.error("%s", e if isinstance(e, VolumeError) else f"{args.file}: {e}")
         return 1
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,9 +71,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="plot the persistence diagram of a probability map (with a label's points and the losses' matchings)",
         description="Persistence diagram (superlevel filtration, one panel per homology dimension) of a 2D/3D "
         "NIfTI probability map. With --label: the label's points and the matchings PersistenceMatchingLoss (hu) "
-        "and SpatialAwareMatchingLoss (spatial) would use, drawn as segments.",
+        "and SpatialAwareMatchingLoss (spatial) would use, drawn as segments (named in each panel's legend). "
+        "A bundle writes the probability map of each case, <case>_prob.nii.gz next to <case>_seg.nii.gz, when "
+        "its evaluation or inference runs with --save_probabilities True. Values outside [0, 1] are refused; a "
+        "label map of 0 and 1 gets a warning (every point of its diagram is (1, 0)).",
     )
-    parser.add_argument("file", help="NIfTI probability map (.nii or .nii.gz), higher = foreground")
+    parser.add_argument(
+        "file",
+        help="NIfTI probability map in [0, 1] (.nii or .nii.gz), higher = foreground, e.g. a bundle's "
+        "<case>_prob.nii.gz (save_probabilities)",
+    )
     parser.add_argument("--label", metavar="FILE", help="NIfTI label map of the same grid")
     parser.add_argument(
         "--label-value", type=int, default=None, metavar="K", help="label value used as target (default: non-zero)"

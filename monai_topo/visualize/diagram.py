@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from monai_topo.topology.betti import betti_numbers
@@ -13,6 +15,40 @@ __all__ = ["plot_persistence_diagram"]
 
 _MATCHINGS = ("hu", "spatial")
 _DIM_NAMES = ("components", "loops", "cavities")
+_TOLERANCE = 1e-6  # rounding of stored probabilities (e.g. a NIfTI scale factor) outside [0, 1]
+_HOW_TO_GET_ONE = (
+    "give the foreground probability map: a sigmoid / softmax of the network's output, e.g. <case>_prob.nii.gz "
+    "written by the bundles' evaluate / inference with save_probabilities=true"
+)
+
+
+def _check_probabilities(values: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+    """``values`` in [0, 1] (a ``ValueError`` otherwise; rounding within 1e-6 is clipped); a ``UserWarning`` for a
+    map of 0 and 1 only (a label map: every point of its diagram is (1, 0)). The same range check for ``target``."""
+    low, high = float(values.min()), float(values.max())
+    if low < -_TOLERANCE or high > 1.0 + _TOLERANCE:
+        integers = bool(np.array_equal(values, np.round(values)))
+        what = "a label map (integer values)" if integers else "logits or an unscaled image"
+        raise ValueError(
+            f"values must be probabilities in [0, 1], found values in [{low:.4g}, {high:.4g}] ({what}?): "
+            f"{_HOW_TO_GET_ONE}."
+        )
+    values = np.clip(values, 0.0, 1.0)
+    if np.isin(values, (0.0, 1.0)).all():
+        warnings.warn(
+            "values hold only 0 and 1, a label map: every point of its diagram is born at 1 and dies at 0, so it "
+            f"shows the Betti numbers only, and no matching can be read off it; {_HOW_TO_GET_ONE}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if target is not None:
+        t_low, t_high = float(np.min(target)), float(np.max(target))
+        if t_low < -_TOLERANCE or t_high > 1.0 + _TOLERANCE:
+            raise ValueError(
+                f"target must be binary or soft in [0, 1], found values in [{t_low:.4g}, {t_high:.4g}]: select a "
+                "label (target == k) or binarise it (target > 0)."
+            )
+    return values
 
 
 def _segments_hu(births: np.ndarray, deaths: np.ndarray, num_target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,11 +91,17 @@ def plot_persistence_diagram(
     where the losses push each point: ``"hu"`` is :class:`monai_topo.losses.PersistenceMatchingLoss`'s default
     (the ``b_k(target > 0.5)`` most persistent points go to ``(1, 0)``, the others to the diagonal), ``"spatial"``
     is :class:`monai_topo.losses.SpatialAwareMatchingLoss`'s optimal transport plan (matched pairs, the rest to
-    the diagonal). Segments to the target are solid; of the segments to the diagonal only the
-    ``max_diagonal_segments`` longest are drawn.
+    the diagonal). The legend of each panel names the segments and counts them: red, the matched points going to
+    ``(1, 0)`` (hu) or to their target point (spatial); grey, the unmatched ones going to the diagonal, of which only
+    the ``max_diagonal_segments`` longest are drawn.
+
+    ``values`` must be probabilities: outside [0, 1] (a label map with several labels, logits) is an error, and a
+    map of 0 and 1 only (a binary label map: every point is ``(1, 0)``, the diagram shows its Betti numbers and
+    nothing else) gets a ``UserWarning``. The bundles write the probability map a network gives with
+    ``save_probabilities=true`` (``<case>_prob.nii.gz``, see their ``evaluate.json`` / ``inference.json``).
 
     Args:
-        values: 2D or 3D probability map (higher = foreground).
+        values: 2D or 3D probability map in [0, 1] (higher = foreground).
         target: target of the same shape (binary or soft); ``None`` for the diagram alone.
         connectivity: foreground connectivity (8/26 default, 4/6).
         matchings: which matchings to draw (rows of panels), from ``("hu", "spatial")``.
@@ -70,13 +112,16 @@ def plot_persistence_diagram(
         a :class:`matplotlib.figure.Figure` (Agg canvas).
 
     Raises:
-        ValueError: for shapes that differ, a bad image (as :func:`compute_persistence`) or an unknown matching.
+        ValueError: for shapes that differ, a bad image (as :func:`compute_persistence`), values or a target
+            outside [0, 1], or an unknown matching.
 
     Example:
         >>> ring = np.zeros((7, 7)); ring[1:6, 1:6] = 0.9; ring[3, 3] = 0.2
         >>> fig = plot_persistence_diagram(ring, ring > 0.5)
         >>> len(fig.axes)  # 2 matchings x 2 dimensions
         4
+        >>> [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+        ['unmatched -> diagonal: 0', 'matched -> (1, 0): 1', 'prediction (1)', 'target (1)']
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
@@ -88,6 +133,7 @@ def plot_persistence_diagram(
     values = np.asarray(values, dtype=np.float64)
     if target is not None and np.shape(target) != values.shape:
         raise ValueError(f"values {values.shape} and target {np.shape(target)} must have the same shape.")
+    values = _check_probabilities(values, target)
     dgm = compute_persistence(values, "superlevel", connectivity)
     dims = range(values.ndim)
     rows = list(matchings) if target is not None and matchings else [None]
@@ -113,13 +159,15 @@ def plot_persistence_diagram(
                         dgm, target_dgm, sel, np.flatnonzero(target_dgm.dims == k)
                     )
                 length = np.abs(to_diagonal[:, 0] - to_diagonal[:, 2])
+                n_diagonal = len(to_diagonal)
                 to_diagonal = to_diagonal[np.argsort(-length, kind="stable")[:max_diagonal_segments]]
-                for segs, style in (
-                    (to_diagonal, {"color": "0.55", "lw": 0.6}),
-                    (to_target, {"color": "C3", "lw": 1.2}),
+                shown = "" if len(to_diagonal) == n_diagonal else f" ({len(to_diagonal)} longest drawn)"
+                goal = "(1, 0)" if matching == "hu" else "target point"
+                for segs, style, label in (
+                    (to_diagonal, {"color": "0.55", "lw": 0.6}, f"unmatched -> diagonal: {n_diagonal}{shown}"),
+                    (to_target, {"color": "C3", "lw": 1.2}, f"matched -> {goal}: {len(to_target)}"),
                 ):
-                    if len(segs):
-                        ax.add_collection(LineCollection(segs.reshape(-1, 2, 2), **style))
+                    ax.add_collection(LineCollection(segs.reshape(-1, 2, 2), label=label, **style))
             ax.scatter(births, deaths, s=8, color="C0", label=f"prediction ({len(sel)})", zorder=3)
             if target is not None:
                 t = target_dgm.dims == k

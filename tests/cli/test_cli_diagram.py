@@ -77,3 +77,60 @@ def test_cli_bad_input_names_the_file(tmp_path, caplog, problem):
 def test_cli_out_is_a_folder(tmp_path):
     prob = save_nifti(tmp_path / "prob.nii.gz", _ring_probabilities().astype(np.float32))
     assert run_command(diagram, ["diagram", str(prob), "--out", str(tmp_path)]) == 2
+
+
+def _legend(ax) -> list[str]:
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_legend_names_and_counts_the_segments():
+    """Issue 18.12: each panel's legend says what the red and grey segments are, with their numbers."""
+    fig = plot_persistence_diagram(_ring_probabilities(), _ring_label() > 0, max_diagonal_segments=1)
+    hu_h0, hu_h1, spatial_h0, spatial_h1 = fig.axes
+    assert "matched -> (1, 0): 1" in _legend(hu_h1)  # the ring's loop goes to the corner
+    assert "matched -> (1, 0): 1" in _legend(hu_h0) and "unmatched -> diagonal: 1" in _legend(hu_h0)
+    assert "matched -> target point: 1" in _legend(spatial_h1)
+    h0 = _legend(spatial_h0)
+    assert any(t.startswith("unmatched -> diagonal: ") for t in h0), h0
+    segments = [c for c in spatial_h0.collections if isinstance(c, LineCollection)]
+    assert {c.get_label().split(":")[0] for c in segments} == {"matched -> target point", "unmatched -> diagonal"}
+    # of many segments to the diagonal only the longest are drawn, and the legend says so
+    noisy = np.random.default_rng(0).random((12, 12)) * 0.4 + _ring_probabilities()[2:14, 2:14] * 0.6
+    text = _legend(plot_persistence_diagram(noisy, noisy > 0.5, max_diagonal_segments=3, matchings=("hu",)).axes[0])
+    assert any(t.startswith("unmatched -> diagonal: ") and t.endswith("(3 longest drawn)") for t in text), text
+
+
+def test_label_map_warns_and_values_outside_0_1_are_refused():
+    with pytest.warns(UserWarning, match="only 0 and 1.*save_probabilities"):
+        plot_persistence_diagram(_ring_label().astype(np.float64))
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*label map.*save_probabilities"):
+        plot_persistence_diagram(_ring_label() * 2.0)
+    with pytest.raises(ValueError, match=r"\[-3, 2\].*logits"):
+        plot_persistence_diagram(np.linspace(-3, 2, 64).reshape(8, 8))
+    with pytest.raises(ValueError, match="target must be binary or soft"):
+        plot_persistence_diagram(_ring_probabilities(), _ring_label() * 3)
+    rounded = _ring_probabilities()
+    rounded[0, 0] = 1 + 1e-9  # stored rounding: clipped, no error
+    assert len(plot_persistence_diagram(rounded).axes) == 2
+
+
+def test_cli_label_map_warns_and_out_of_range_is_an_error(tmp_path, caplog):
+    label = save_nifti(tmp_path / "label.nii.gz", _ring_label())
+    with caplog.at_level(logging.WARNING):
+        assert run_command(diagram, ["diagram", str(label), "--out", str(tmp_path / "d.png")]) == 0
+    assert "label.nii.gz" in caplog.text and "only 0 and 1" in caplog.text and "_prob.nii.gz" in caplog.text
+    caplog.clear()
+    labels = save_nifti(tmp_path / "labels.nii.gz", (_ring_label() * 2).astype(np.uint8))
+    with caplog.at_level(logging.ERROR):
+        assert run_command(diagram, ["diagram", str(labels), "--out", str(tmp_path / "e.png")]) == 1
+    assert "labels.nii.gz" in caplog.text and "[0, 2]" in caplog.text
+    assert not (tmp_path / "e.png").exists()
+
+
+def test_help_says_where_the_probability_map_comes_from(capsys):
+    from monai_topo.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["diagram", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "save_probabilities" in text and "<case>_prob.nii.gz" in text and "[0, 1]" in text
