@@ -2,9 +2,11 @@
 
 Each label's prediction and target masks are labelled once (:func:`monai_topo.topology.label_mask`); the Betti
 numbers, the Betti errors and the split / merge counts all come from these labellings, which
-:func:`evaluate_case_with_labellings` also returns for the error overlays. :func:`case_row` builds a row (the CSV
-columns except ``case``) for the in-memory and the chunked evaluation alike, and :func:`check_same_grid` is the one
-shape and affine check of a prediction against its label. :func:`betti_table` is what ``monai-topo betti`` prints.
+:func:`evaluate_case_with_labellings` also returns for the error overlays. On request (``betti_matching=True``)
+the rows also get the Betti matching error (:data:`BETTI_MATCHING_COLUMNS`), a few times the cost of the rest.
+:func:`case_row` builds a row (the CSV columns except ``case``) for the in-memory and the chunked evaluation alike,
+and :func:`check_same_grid` is the one shape and affine check of a prediction against its label.
+:func:`betti_table` is what ``monai-topo betti`` prints.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from monai.metrics import compute_dice
 
 from monai_topo.metrics import compute_centerline_dice
 from monai_topo.metrics.connectivity_error import split_merge_from_labels
-from monai_topo.topology import betti_numbers, euler_characteristic, label_mask
+from monai_topo.topology import betti_matching_error, betti_numbers, euler_characteristic, label_mask
 from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers
 
 __all__ = [
+    "BETTI_MATCHING_COLUMNS",
     "MAX_DIMS",
+    "betti_matching_columns",
     "betti_table",
     "case_row",
     "check_same_grid",
@@ -33,6 +37,31 @@ __all__ = [
 
 #: homology dimensions of a row (a 2D case leaves ``b2`` empty)
 MAX_DIMS = 3
+
+#: the columns of ``betti_matching=True`` (``monai-topo evaluate --betti-matching``): the sum, then per dimension
+BETTI_MATCHING_COLUMNS = ("betti_matching_error",) + tuple(f"betti_matching_error_b{k}" for k in range(MAX_DIMS))
+
+
+def betti_matching_columns(errors: Sequence[float] | None, ndim: int) -> dict[str, object]:
+    """The :data:`BETTI_MATCHING_COLUMNS` of a row from the per-dimension errors; ``None`` (not computed, e.g. a
+    case evaluated chunk by chunk) gives NaN. Dimensions the case lacks are ``None``.
+
+    Example:
+        >>> list(betti_matching_columns([2, 0], 2).values())
+        [2, 2, 0, None]
+        >>> betti_matching_columns(None, 3)["betti_matching_error"]
+        nan
+    """
+    if errors is None:
+        errors = [float("nan")] * ndim
+        total: object = float("nan")
+    else:
+        errors = [int(e) for e in errors]
+        total = int(sum(errors))
+    row: dict[str, object] = {"betti_matching_error": total}
+    for k in range(MAX_DIMS):
+        row[f"betti_matching_error_b{k}"] = errors[k] if k < ndim else None
+    return row
 
 
 def case_row(
@@ -102,6 +131,7 @@ def evaluate_case(
     labels: Sequence[int] | None = None,
     connectivity: int | None = None,
     num_workers: int | None = None,
+    betti_matching: bool = False,
 ) -> list[dict[str, object]]:
     """Metrics of one case, one row per label (the CSV columns except ``case``).
 
@@ -114,14 +144,24 @@ def evaluate_case(
         labels: label values to evaluate; default every non-zero value of ``pred`` or ``target``.
         connectivity: foreground connectivity (``None`` = 8 in 2D / 26 in 3D).
         num_workers: threads over the labels.
+        betti_matching: also compute the Betti matching error, summed and per dimension
+            (:data:`BETTI_MATCHING_COLUMNS`, :func:`monai_topo.topology.betti_matching`): features of prediction
+            and label that have no partner on the other side. Off by default: on 128^3 neuron cases it costs about
+            twice the rest of the evaluation (``python -m benchmarks --only evaluate-betti-matching``).
 
     Example:
         >>> ring = np.ones((5, 5), np.uint8); ring[2, 2] = 0
         >>> row = evaluate_case(ring, np.ones((5, 5), np.uint8))[0]
         >>> row["betti_error_b1"], row["pred_b1"], row["label_b1"], row["splits"]
         (1, 1, 0, 0)
+        >>> here = np.zeros((8, 8), np.uint8); here[1:3, 1:3] = 1   # a square here, the same square there
+        >>> row = evaluate_case(here, here.T[::-1, ::-1].copy(), betti_matching=True)[0]
+        >>> row["betti_error_b0"], row["betti_matching_error"], row["betti_matching_error_b0"]
+        (0, 2, 2)
     """
-    return evaluate_case_with_labellings(pred, target, labels, connectivity, num_workers, keep_labellings=False)[0]
+    return evaluate_case_with_labellings(
+        pred, target, labels, connectivity, num_workers, keep_labellings=False, betti_matching=betti_matching
+    )[0]
 
 
 def evaluate_case_with_labellings(
@@ -131,6 +171,7 @@ def evaluate_case_with_labellings(
     connectivity: int | None = None,
     num_workers: int | None = None,
     keep_labellings: bool = True,
+    betti_matching: bool = False,
 ) -> tuple[list[dict[str, object]], dict[int, tuple[MaskLabelling, MaskLabelling]]]:
     """:func:`evaluate_case`, and with ``keep_labellings`` each label's ``(prediction, target)`` labellings (what
     :func:`monai_topo.evaluation.write_case_overlays` reuses; ``{}`` otherwise)."""
@@ -145,8 +186,13 @@ def evaluate_case_with_labellings(
     dice = compute_dice(y_pred.float(), y.float(), include_background=True, ignore_empty=False)[0]
     cldice = compute_centerline_dice(y_pred, y, include_background=True, num_workers=num_workers)[0]
 
-    def labelled(label: int) -> tuple[MaskLabelling, MaskLabelling]:
-        return label_mask(pred == label, connectivity), label_mask(target == label, connectivity)
+    def labelled(label: int) -> tuple[MaskLabelling, MaskLabelling, np.ndarray | None]:
+        pred_labelling = label_mask(pred == label, connectivity)
+        target_labelling = label_mask(target == label, connectivity)
+        matching = (
+            betti_matching_error(pred_labelling.mask, target_labelling.mask, connectivity) if betti_matching else None
+        )
+        return pred_labelling, target_labelling, matching
 
     workers = resolve_num_workers(check_num_workers(num_workers), len(labels))
     if workers <= 1:
@@ -155,14 +201,16 @@ def evaluate_case_with_labellings(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pairs = list(pool.map(labelled, labels))
     rows = []
-    for i, (label, (pred_labelling, true_labelling)) in enumerate(zip(labels, pairs)):
+    for i, (label, (pred_labelling, true_labelling, matching)) in enumerate(zip(labels, pairs)):
         splits, merges = split_merge_from_labels(pred_labelling.components, true_labelling.components)
-        rows.append(
-            case_row(
-                label, pred.ndim, dice[i], pred_labelling.betti(), true_labelling.betti(), cldice[i], splits, merges
-            )
+        row = case_row(
+            label, pred.ndim, dice[i], pred_labelling.betti(), true_labelling.betti(), cldice[i], splits, merges
         )
-    return rows, (dict(zip((int(label) for label in labels), pairs)) if keep_labellings else {})
+        if matching is not None:
+            row.update(betti_matching_columns(matching, pred.ndim))
+        rows.append(row)
+    labellings = {int(label): (p, t) for label, (p, t, _) in zip(labels, pairs)} if keep_labellings else {}
+    return rows, labellings
 
 
 def betti_table(

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.evaluation.case import check_same_grid, evaluate_case_with_labellings
+from monai_topo.evaluation.case import (
+    MAX_DIMS,
+    betti_matching_columns,
+    check_same_grid,
+    evaluate_case_with_labellings,
+)
 from monai_topo.evaluation.chunked import evaluate_case_chunked, uses_chunked_path
 from monai_topo.evaluation.overlays import write_case_overlays
 from monai_topo.io import list_cases, pair_cases, read_label_volume
@@ -95,6 +100,7 @@ def evaluate_folders(
     overlays: Path | None = None,
     pred_postfix: str | None = "seg",
     only_predicted: bool = False,
+    betti_matching: bool = False,
 ) -> tuple[list[dict[str, object]], list[CaseFailure]]:
     """Evaluate every pair of files; returns ``(rows, failures)``, a failed case does not stop the others.
 
@@ -113,6 +119,10 @@ def evaluate_folders(
         overlays: a folder: the cases evaluated in memory also get their error label map and picture there
             (:func:`monai_topo.evaluation.write_case_overlays`), and their rows the ``n_<class>`` counts.
         pred_postfix, only_predicted: see :func:`pair_files`.
+        betti_matching: also the Betti matching error columns
+            (:data:`monai_topo.evaluation.case.BETTI_MATCHING_COLUMNS`; a few times the cost of the other measures);
+            NaN for the cases evaluated chunk by chunk (not computed there). With ``overlays``, the unmatched
+            features are also drawn.
 
     Returns:
         ``(rows, failures)``: one row per case and label (the CSV columns), and the cases that failed.
@@ -131,6 +141,11 @@ def evaluate_folders(
                     chunked_rows = evaluate_case_chunked(
                         pred_path, label_path, labels, connectivity, chunks, level, progress
                     )
+                    if betti_matching:
+                        logger.warning("case %s: evaluated chunk by chunk; its Betti matching error is NaN.", name)
+                        for row in chunked_rows:  # (dimensions the case lacks have no Betti numbers)
+                            ndim = sum(row.get(f"pred_b{k}") is not None for k in range(MAX_DIMS))
+                            row.update(betti_matching_columns(None, ndim))
                     rows.extend({"case": name, **row} for row in chunked_rows)
                     if overlays is not None:
                         logger.warning("case %s: evaluated chunk by chunk; no overlay is written for it.", name)
@@ -140,11 +155,20 @@ def evaluate_folders(
                 check_same_grid(pred_path.name, label_path.name, pred.shape, target.shape, pred_affine, label_affine)
                 # NIfTI data is in Fortran order: one C-order copy here instead of one per label and per measure
                 pred, target = np.ascontiguousarray(pred), np.ascontiguousarray(target)
+                # with overlays, the Betti matching (with the voxels of the unmatched features) is made by the overlay
                 case_rows, labellings = evaluate_case_with_labellings(
-                    pred, target, labels, connectivity, num_workers, keep_labellings=overlays is not None
+                    pred,
+                    target,
+                    labels,
+                    connectivity,
+                    num_workers,
+                    keep_labellings=overlays is not None,
+                    betti_matching=betti_matching and overlays is None,
                 )
                 if overlays is not None:  # error label map and picture (same labellings), counts
-                    write_case_overlays(overlays, name, pred, target, label_path, case_rows, connectivity, labellings)
+                    write_case_overlays(
+                        overlays, name, pred, target, label_path, case_rows, connectivity, labellings, betti_matching
+                    )
             except Exception as e:  # noqa: BLE001 - report the case by name and go on with the others
                 reason = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"  # VolumeError is one
                 failures.append(CaseFailure(name, reason))

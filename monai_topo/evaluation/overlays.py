@@ -9,6 +9,11 @@ CSV rows of the case get one ``n_<class>`` column per class (components of that 
 With several labels, each label's errors are computed on its own binary masks (``pred == k`` vs ``target == k``);
 the NIfTI and the picture show, at each voxel, the most important class over the labels (split, merge, missed,
 spurious, loops and cavities, then the ordinary errors).
+
+With ``betti_matching=True`` (``evaluate --overlays --betti-matching``) each label's Betti matching is computed here
+with the voxels of its unmatched features (:func:`monai_topo.topology.betti_matching`): the rows get the Betti
+matching error columns and the picture marks those birth / death voxels with crosses (white: unmatched in the
+prediction, lime: in the label). The NIfTI label map is unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_topo.evaluation.case import betti_matching_columns
 from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, topological_errors
+from monai_topo.topology import betti_matching as match_features
 from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.visualize import save_error_overlay
 
@@ -76,6 +83,7 @@ def write_case_overlays(
     rows: list[dict[str, object]],
     connectivity: int | None = None,
     labellings: Mapping[int, tuple[MaskLabelling, MaskLabelling]] | None = None,
+    betti_matching: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``<case>_errors.nii.gz`` and ``<case>_errors.png`` to ``folder``; add the counts to ``rows``.
 
@@ -90,6 +98,8 @@ def write_case_overlays(
         connectivity: foreground connectivity.
         labellings: per label, the :func:`monai_topo.topology.label_mask` of ``pred == k`` and ``target == k``
             (with ``connectivity``) that the evaluation made; labels missing here are labelled again.
+        betti_matching: also compute each label's Betti matching: the rows get the
+            :data:`monai_topo.evaluation.case.BETTI_MATCHING_COLUMNS` and the picture the unmatched features.
 
     Returns:
         the paths of the NIfTI file and of the picture.
@@ -99,13 +109,18 @@ def write_case_overlays(
     """
     import nibabel as nib
 
-    maps, totals = [], dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0)
+    maps, totals, matchings = [], dict.fromkeys(TOPOLOGICAL_ERROR_CODES, 0), []
     for row in rows:
         k = int(row["label"])  # type: ignore[call-overload]
         pred_labelling, target_labelling = (labellings or {}).get(k, (None, None))
+        pred_mask = pred == k if pred_labelling is None else pred_labelling.mask
+        target_mask = target == k if target_labelling is None else target_labelling.mask
+        if betti_matching:
+            matchings.append(match_features(pred_mask, target_mask, connectivity))
+            row.update(betti_matching_columns(matchings[-1].errors, pred.ndim))
         errors, counts = topological_errors(
-            pred == k if pred_labelling is None else pred_labelling.mask,
-            target == k if target_labelling is None else target_labelling.mask,
+            pred_mask,
+            target_mask,
             connectivity,
             instance_labels=False,
             pred_labelling=pred_labelling,
@@ -135,7 +150,15 @@ def write_case_overlays(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="monai-topo-overlays") as writer:
             nifti = writer.submit(nib.save, nib.Nifti1Image(data, affine, header), str(nifti_path))
             try:
-                save_error_overlay(png_path, combined, target != 0, pred != 0, counts=totals, title=case)
+                save_error_overlay(
+                    png_path,
+                    combined,
+                    target != 0,
+                    pred != 0,
+                    counts=totals,
+                    title=case,
+                    matchings=matchings if betti_matching else None,
+                )
             finally:
                 nifti.result()
     except OSError as e:

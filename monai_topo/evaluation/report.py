@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_topo.evaluation.case import MAX_DIMS
+from monai_topo.evaluation.case import BETTI_MATCHING_COLUMNS, MAX_DIMS
 
 __all__ = ["COLUMNS", "format_table", "summarise", "write_csv", "write_plot"]
 
-#: the CSV columns, in order (``--overlays`` adds one ``n_<class>`` column per error class after them)
+#: the CSV columns, in order (``--betti-matching`` adds :data:`monai_topo.evaluation.case.BETTI_MATCHING_COLUMNS`
+#: after them, ``--overlays`` one ``n_<class>`` column per error class)
 COLUMNS = (
     ["case", "label", "dice"]
     + [f"betti_error_b{k}" for k in range(MAX_DIMS)]
@@ -28,6 +29,8 @@ def write_csv(rows: Sequence[dict[str, object]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         extra = list(dict.fromkeys(k for row in rows for k in row if k not in COLUMNS))  # e.g. --overlays counts
+        matching = [k for k in BETTI_MATCHING_COLUMNS if k in extra]  # first, wherever a row put them
+        extra = matching + [k for k in extra if k not in matching]
         writer = csv.DictWriter(f, fieldnames=COLUMNS + extra)
         writer.writeheader()
         for row in rows:
@@ -43,13 +46,15 @@ def _csv_cell(value: object) -> object:
 
 
 def summarise(rows: Sequence[dict[str, object]]) -> tuple[list[str], list[list[object]]]:
-    """Per-label means (NaN and missing dimensions skipped): ``(headers, rows)`` for :func:`format_table`."""
-    headers = ["label", "cases"] + _SUMMARY
+    """Per-label means (NaN and missing dimensions skipped): ``(headers, rows)`` for :func:`format_table`; the
+    summed Betti matching error is a column where the rows have it."""
+    columns = _SUMMARY + [c for c in BETTI_MATCHING_COLUMNS[:1] if any(c in r for r in rows)]
+    headers = ["label", "cases"] + columns
     table = []
     for label in sorted({int(r["label"]) for r in rows}):  # type: ignore[call-overload]
         mine = [r for r in rows if r["label"] == label]
         line: list[object] = [label, len(mine)]
-        for column in _SUMMARY:
+        for column in columns:
             values = [float(r[column]) for r in mine if r.get(column) is not None]  # type: ignore[arg-type]
             values = [v for v in values if not np.isnan(v)]
             line.append(float(np.mean(values)) if values else None)

@@ -4,6 +4,7 @@ The metrics of a comparison (:data:`METRICS`): what ``monai-topo evaluate`` comp
 dimension and summed, splits, merges), and next to them what shows the trade between accuracy and topology: the
 predicted / label volume ratio, the false-positive and false-negative volume (relative to the label volume) and
 MONAI's symmetric mean surface distance. A term that fixes topology by making masks thicker or thinner shows here.
+The Betti matching error (``evaluate --betti-matching``), summed and per dimension, is always among them.
 
 Post-processing (:class:`monai_topo.transforms.TopologyPostprocess`) is applied to the saved label maps exactly as
 the bundles' ``evaluate.json`` applies it before saving; ``min_size="auto"`` is chosen on the **validation** split
@@ -36,6 +37,10 @@ METRICS: dict[str, tuple[str, bool | None]] = {
     "betti_error_b0": ("Betti error b0", False),
     "betti_error_b1": ("Betti error b1", False),
     "betti_error_b2": ("Betti error b2", False),
+    "betti_matching_error": ("Betti matching error (sum)", False),
+    "betti_matching_error_b0": ("Betti matching error b0", False),
+    "betti_matching_error_b1": ("Betti matching error b1", False),
+    "betti_matching_error_b2": ("Betti matching error b2", False),
     "splits": ("splits", False),
     "merges": ("merges", False),
     "splits_merges": ("splits + merges", False),
@@ -49,6 +54,7 @@ METRICS: dict[str, tuple[str, bool | None]] = {
 MIN_SIZE_CANDIDATES = (0, 4, 8, 16, 32, 64, 128, 256)
 
 _TOPOLOGY_KEYS = ("dice", "cldice", "betti_error_b0", "betti_error_b1", "betti_error_b2", "splits", "merges")
+_TOPOLOGY_KEYS += ("betti_matching_error",) + tuple(f"betti_matching_error_b{k}" for k in range(3))
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -86,7 +92,7 @@ def score_case(
     if options:
         pred = np.asarray(TopologyPostprocess(**options, connectivity=connectivity)(pred[None]))[0]
     labels = sorted(int(v) for v in np.unique(target) if v != 0) or [1]
-    case_rows = evaluate_case(pred, target, labels=labels, connectivity=connectivity)
+    case_rows = evaluate_case(pred, target, labels=labels, connectivity=connectivity, betti_matching=True)
     row: dict[str, float] = {}
     for key in _TOPOLOGY_KEYS:
         row[key] = _mean([float(r[key]) for r in case_rows if r.get(key) is not None])

@@ -2,18 +2,21 @@
 
 The label map comes from :func:`monai_topo.topology.topological_errors`. The pictures are palette images drawn
 with numpy (text rendered by Pillow once per string and cached; no display needed, a few milliseconds per case).
+Given Betti matchings (:func:`monai_topo.topology.betti_matching`), the birth and death voxels of the features left
+unmatched are marked with small crosses (:data:`UNMATCHED_COLORS`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from monai_topo.topology import BettiMatching
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES
 
-__all__ = ["ERROR_COLORS", "error_projection", "render_error_overlay", "save_error_overlay"]
+__all__ = ["ERROR_COLORS", "UNMATCHED_COLORS", "error_projection", "render_error_overlay", "save_error_overlay"]
 
 #: RGB colour (0-1) of each error class; the object-level and loop errors are saturated, the ordinary ones dim
 ERROR_COLORS: dict[int, tuple[float, float, float]] = {
@@ -27,6 +30,11 @@ ERROR_COLORS: dict[int, tuple[float, float, float]] = {
     8: (0.60, 0.35, 1.00),  # extra loop: violet
     9: (0.65, 0.40, 0.15),  # missing cavity: brown
     10: (1.00, 0.60, 0.80),  # extra cavity: pink
+}
+#: RGB colour (0-1) of the crosses on the birth / death voxels of the unmatched features of a Betti matching
+UNMATCHED_COLORS: dict[str, tuple[float, float, float]] = {
+    "prediction": (1.00, 1.00, 1.00),  # unmatched in the prediction: white
+    "target": (0.55, 1.00, 0.00),  # unmatched in the target: lime
 }
 _TARGET_GREY, _PRED_GREY = 0.30, 0.62
 # drawing order: ordinary errors first, the object-level ones last (on top where projections overlap)
@@ -53,6 +61,7 @@ def _check_maps(errors: np.ndarray, target: np.ndarray, pred: np.ndarray) -> tup
 _WHITE, _BLACK, _TARGET, _PRED = 0, 1, 2, 3
 _TEXT_LEVELS = 16  # grey levels of the (anti-aliased) text, indices _TEXT .. _TEXT + 15, darkest first
 _TEXT = 4 + max(TOPOLOGICAL_ERROR_CODES)
+_UNMATCHED = {"prediction": _TEXT + _TEXT_LEVELS, "target": _TEXT + _TEXT_LEVELS + 1}
 
 
 def _palette_floats() -> np.ndarray:
@@ -60,6 +69,7 @@ def _palette_floats() -> np.ndarray:
     colours = [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (_TARGET_GREY,) * 3, (_PRED_GREY,) * 3]
     colours += [ERROR_COLORS[code] for code in sorted(TOPOLOGICAL_ERROR_CODES)]
     colours += [(level / (_TEXT_LEVELS - 1),) * 3 for level in range(_TEXT_LEVELS)]
+    colours += [UNMATCHED_COLORS[side] for side in _UNMATCHED]
     return np.array(colours)
 
 
@@ -174,6 +184,38 @@ def _draw_text(canvas: np.ndarray, xy: tuple[int, int], text: str, size: int = 1
     return glyphs.shape[1]
 
 
+def _unmatched_voxels(
+    matchings: BettiMatching | Sequence[BettiMatching] | None, shape: tuple[int, ...]
+) -> dict[str, tuple[np.ndarray, int]]:
+    """Per side, the birth and death voxels ``(k, ndim)`` of the unmatched features of all ``matchings`` and their
+    number of features (``{}`` without matchings)."""
+    if matchings is None:
+        return {}
+    records = [matchings] if isinstance(matchings, BettiMatching) else list(matchings)
+    out = {}
+    for side, prefix, count in (("prediction", "pred", "unmatched_pred"), ("target", "target", "unmatched_target")):
+        points = [np.zeros((0, len(shape)), np.int64)]
+        for record in records:
+            points += [np.asarray(p, np.int64) for p in getattr(record, f"{prefix}_births")]
+            points += [np.asarray(p, np.int64) for p in getattr(record, f"{prefix}_deaths")]
+        if any(p.ndim != 2 or p.shape[1] != len(shape) for p in points):
+            raise ValueError(f"the Betti matchings are not of {len(shape)}D masks like the errors {shape}.")
+        voxels = np.concatenate(points)
+        if ((voxels < 0) | (voxels >= np.array(shape))).any():
+            raise ValueError(f"a Betti matching's voxels lie outside the image of shape {shape}.")
+        out[side] = (voxels, int(sum(int(np.sum(getattr(r, count))) for r in records)))
+    return out
+
+
+def _draw_crosses(canvas: np.ndarray, rows: np.ndarray, cols: np.ndarray, index: int, arm: int) -> None:
+    """Plus signs of palette ``index``, arms of ``arm`` pixels, centred on ``(rows, cols)``, clipped to ``canvas``."""
+    steps = range(-arm, arm + 1)
+    for dr, dc in [(d, 0) for d in steps] + [(0, d) for d in steps if d]:
+        r, c = rows + dr, cols + dc
+        inside = (r >= 0) & (r < canvas.shape[0]) & (c >= 0) & (c < canvas.shape[1])
+        canvas[r[inside], c[inside]] = index
+
+
 def _render_indexed(
     errors: np.ndarray,
     target: np.ndarray,
@@ -181,9 +223,11 @@ def _render_indexed(
     counts: Mapping[int, int] | None,
     title: str | None,
     widen: int,
+    matchings: BettiMatching | Sequence[BettiMatching] | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """:func:`render_error_overlay` as palette indices (``_PALETTE``)."""
     errors, target, pred = _check_maps(errors, target, pred)
+    unmatched = _unmatched_voxels(matchings, errors.shape)
     axes_ = (0,) if errors.ndim == 2 else (0, 1, 2)
     sparse = _sparse(errors)
     pictures = [_projection(errors, target, pred, sparse, axis, widen) for axis in axes_]
@@ -194,14 +238,20 @@ def _render_indexed(
         if errors.ndim == 3 or code < 9:
             label = name if counts is None else f"{name}: {int(counts.get(code, 0))}"
             entries.append((label, _code_index(code)))
+    for side, (_, number) in unmatched.items():
+        entries.append((f"unmatched in {side}: {number}", _UNMATCHED[side]))
     legend_w = 230
     panels_w = sum(p.shape[1] * scale for p in pictures) + gap * (len(pictures) - 1)
     panels_h = max(p.shape[0] * scale for p in pictures)
     height = max(header + panels_h, header + line * (len(entries) + 1)) + margin
     canvas = np.full((height, margin + panels_w + gap + legend_w + margin), _WHITE, np.uint8)
     layout, left = [], margin
-    for picture in pictures:
+    for picture, axis in zip(pictures, axes_):
         big = np.repeat(np.repeat(picture, scale, 0), scale, 1)
+        for side, (voxels, _) in unmatched.items():  # crosses on the panel, clipped to it
+            rows, cols = voxels.T if errors.ndim == 2 else np.delete(voxels, axis, axis=1).T
+            centre_rows, centre_cols = rows * scale + scale // 2, cols * scale + scale // 2
+            _draw_crosses(big, centre_rows, centre_cols, _UNMATCHED[side], max(2, scale // 2 + 1))
         canvas[header : header + big.shape[0], left : left + big.shape[1]] = big
         layout.append((header, left, scale))
         left += big.shape[1] + gap
@@ -212,7 +262,7 @@ def _render_indexed(
             rest = [a for a in range(3) if a != axis]
             _draw_text(canvas, (x, top - 18), f"max over axis {axis} (rows {rest[0]}, cols {rest[1]})")
     x0 = margin + panels_w + gap
-    _draw_text(canvas, (x0, header - 18), "components per class")
+    _draw_text(canvas, (x0, header - 18), "components per class" + (" / features" if unmatched else ""))
     for i, (label, index) in enumerate(entries):
         y = header + i * line
         canvas[y : y + swatch + 1, x0 : x0 + swatch + 1] = index
@@ -231,6 +281,7 @@ def render_error_overlay(
     counts: Mapping[int, int] | None = None,
     title: str | None = None,
     widen: int = 1,
+    matchings: BettiMatching | Sequence[BettiMatching] | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """Picture of the error classes on the projections of target and prediction, with a legend of counts.
 
@@ -245,6 +296,9 @@ def render_error_overlay(
         counts: components per class code.
         title: title line (e.g. the case name).
         widen: as :func:`error_projection`.
+        matchings: Betti matchings of the masks (:func:`monai_topo.topology.betti_matching`, one or one per label):
+            the birth and death voxels of the unmatched features are marked with crosses, white for the
+            prediction's and lime for the target's (:data:`UNMATCHED_COLORS`), and the legend gets their numbers.
 
     Returns:
         ``(image, layout)``: an ``(H, W, 3)`` uint8 RGB array, and per panel ``(top, left, scale)``: pixel
@@ -257,7 +311,7 @@ def render_error_overlay(
         >>> image.dtype, len(layout)
         (dtype('uint8'), 3)
     """
-    canvas, layout = _render_indexed(errors, target, pred, counts, title, widen)
+    canvas, layout = _render_indexed(errors, target, pred, counts, title, widen, matchings)
     return _PALETTE[canvas], layout
 
 
@@ -269,6 +323,7 @@ def save_error_overlay(
     counts: Mapping[int, int] | None = None,
     title: str | None = None,
     widen: int = 1,
+    matchings: BettiMatching | Sequence[BettiMatching] | None = None,
 ) -> Path:
     """Write the picture of :func:`render_error_overlay` (same arguments) to a PNG file; returns the path.
 
@@ -280,7 +335,7 @@ def save_error_overlay(
     from PIL import Image
 
     path = Path(path)
-    canvas, _ = _render_indexed(errors, target, pred, counts, title, widen)
+    canvas, _ = _render_indexed(errors, target, pred, counts, title, widen, matchings)
     image = Image.fromarray(canvas, mode="P")
     image.putpalette(_PALETTE.ravel().tolist())
     try:

@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from monai_topo.experiments import choose_min_size, score_case, score_predictions
+from monai_topo.experiments import METRICS, choose_min_size, score_case, score_predictions
 
 
 def _tube() -> np.ndarray:
@@ -30,6 +30,22 @@ def test_trade_metrics_by_hand():
     cleaned = score_case(pred, target, {"min_size": 3})
     assert cleaned["betti_error_b0"] == 0 and cleaned["fp_volume"] == 0
     assert cleaned["dice"] > row["dice"]
+
+
+def test_betti_matching_error_sees_a_moved_piece():
+    """Two labels: label 1's tube moved sideways (Betti error 0, two unmatched components), label 2 exact; the case's
+    value is the mean over the labels, and every metric of METRICS is scored."""
+    target = _tube()
+    target[2:14, 12:14, 12:14] = 2
+    pred = target.copy()
+    pred[pred == 1] = 0
+    pred[2:14, 2:4, 2:4] = 1
+    row = score_case(pred, target)
+    assert set(METRICS) <= set(row)
+    assert row["betti_error"] == 0
+    assert row["betti_matching_error"] == 1.0 and row["betti_matching_error_b0"] == 1.0  # (2 + 0) / 2 labels
+    assert row["betti_matching_error_b1"] == 0 and row["betti_matching_error_b2"] == 0
+    assert score_case(target, target)["betti_matching_error"] == 0
 
 
 def test_empty_prediction_has_no_surface_distance():
