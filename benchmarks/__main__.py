@@ -4,7 +4,8 @@ Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``s
 (SupervoxelLoss vs cc3d labelling, DiceLoss and SoftclDiceLoss), ``persistence_losses`` (the persistence
 losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``skeleton_recall`` (SkeletonRecallLoss + DiceCE,
 tube given vs built by the loss, against DiceCE alone), ``overlays`` (``evaluate --overlays`` against ``evaluate``),
-``memory`` (peak RSS per case). Ratios are taken within the same run.
+``memory`` (peak RSS per case), ``betti-matching`` (ours vs Betti-Matching-3D), ``evaluate-betti-matching``
+(``evaluate_case`` with and without the Betti matching error). Ratios are taken within the same run.
 
 Example:
     python -m benchmarks                       # everything, default sizes (a few minutes)
@@ -106,6 +107,11 @@ def _section_overlays(args: argparse.Namespace) -> dict:
         f"evaluate_folders (NIfTI read included) without / with --overlays: {result['folders_evaluate_s']:.3f} s / "
         f"{result['folders_overlays_s']:.3f} s, overhead {result['overhead_end_to_end']:.1%} (goal <= 25%)"
     )
+    print(
+        f"evaluate_folders --betti-matching without / with --overlays (the unmatched features drawn): "
+        f"{result['folders_matching_evaluate_s']:.3f} s / {result['folders_matching_overlays_s']:.3f} s, overhead "
+        f"{result['overhead_matching_end_to_end']:.1%}"
+    )
     return result
 
 
@@ -138,6 +144,20 @@ def _section_betti_matching(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def _section_evaluate_betti_matching(args: argparse.Namespace) -> dict:
+    from benchmarks.evaluate_betti_matching import COLUMNS, benchmark_evaluate_betti_matching
+
+    result = benchmark_evaluate_betti_matching(size=args.overlays_size, clock=args.overlays_clock)
+    print(
+        f"\n## evaluate_case with vs without betti_matching=True ({args.overlays_size}^3 neuron cases, serial, best of "
+        f"5 interleaved rounds, {args.overlays_clock} clock)"
+    )
+    print(_table(result["cases"], COLUMNS))
+    overhead = result["overhead"]
+    print(f"overhead of the Betti matching error over evaluate_case: {overhead:.1%} (a default column: <= 25%)")
+    return result
+
+
 SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
@@ -147,6 +167,7 @@ SECTIONS = {
     "memory": _section_memory,
     "chunked": _section_chunked,
     "betti-matching": _section_betti_matching,
+    "evaluate-betti-matching": _section_evaluate_betti_matching,
 }
 
 

@@ -9,7 +9,8 @@ has gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the S
   the error map with its class counts, the NIfTI file, compressed on a background thread while the picture is
   drawn, and the PNG);
 - end to end: :func:`monai_topo.evaluation.evaluate_folders` on the folders of NIfTI files (reading included),
-  with and without an overlays folder.
+  with and without an overlays folder; and the same with ``betti_matching=True`` (``evaluate --betti-matching``),
+  where ``--overlays`` also draws the unmatched features of the Betti matching (computed then with their voxels).
 
 Each timing is the best of several rounds in which the compared steps run in turn
 (:func:`benchmarks.utils.best_times_interleaved`): on a shared machine a slow spell hits both alike.
@@ -52,7 +53,8 @@ def benchmark_overlays(
         "overhead_end_to_end"}``: per case the seconds of ``evaluate_case``, of the overlay step (``overlays_s``),
         of :func:`topological_errors` alone with and without the loop analysis, the error fraction and the class
         counts; ``overhead`` is total overlay time over total evaluation time; ``folders_*_s`` the seconds of
-        ``evaluate_folders`` on all cases without and with ``overlays``, ``overhead_end_to_end`` their ratio - 1.
+        ``evaluate_folders`` on all cases without and with ``overlays``, ``overhead_end_to_end`` their ratio - 1;
+        ``folders_matching_*_s`` and ``overhead_matching_end_to_end`` the same with ``betti_matching=True``.
     """
     import nibabel as nib
 
@@ -92,10 +94,15 @@ def benchmark_overlays(
         overlays_s = sum(float(r["overlays_s"]) for r in rows)
         folders = best_times_interleaved(
             {
-                f"folders_{name}_s": lambda o=out: evaluate_folders(
-                    pred_dir, label_dir, num_workers=num_workers, progress=False, overlays=o
+                f"folders_{name}_s": lambda o=out, m=matching: evaluate_folders(
+                    pred_dir, label_dir, num_workers=num_workers, progress=False, overlays=o, betti_matching=m
                 )
-                for name, out in (("evaluate", None), ("overlays", overlay_dir))
+                for name, out, matching in (
+                    ("evaluate", None, False),
+                    ("overlays", overlay_dir, False),
+                    ("matching_evaluate", None, True),
+                    ("matching_overlays", overlay_dir, True),
+                )
             },
             repeats,
             clock,
@@ -108,6 +115,8 @@ def benchmark_overlays(
         "overhead": overlays_s / evaluate_s,
         **folders,
         "overhead_end_to_end": folders["folders_overlays_s"] / folders["folders_evaluate_s"] - 1,
+        "overhead_matching_end_to_end": folders["folders_matching_overlays_s"] / folders["folders_matching_evaluate_s"]
+        - 1,
         "clock": clock,
     }
 
