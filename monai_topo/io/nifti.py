@@ -2,7 +2,8 @@
 
 Both readers drop trailing singleton axes (an ``H x W x 1`` image is 2D, a 4D file with one volume is 3D) and raise
 :class:`VolumeError` (a ``ValueError``) for anything that is not a 2D/3D image of the expected kind. Volumes larger
-than memory are read lazily by :func:`monai_topo.io.open_volume`.
+than memory are read lazily by :func:`monai_topo.io.open_volume`; both paths turn values into labels with
+:func:`as_label_values`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,52 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VolumeError", "read_label_volume", "read_probability_map"]
+__all__ = ["VolumeError", "as_label_values", "read_label_volume", "read_probability_map"]
 
 
 class VolumeError(ValueError):
     """A volume that cannot be read, or is not the 2D/3D label map or image expected (the message names the file)."""
+
+
+def as_label_values(data: np.ndarray, name: str) -> np.ndarray:
+    """The values of a label map as integers: integer and boolean arrays as they are, floats that hold integers as
+    ``int64``.
+
+    A float type holds every integer only up to a bound (``2**24`` for float32, ``2**53`` for float64); beyond it
+    neighbouring labels share one value, and beyond ``2**63`` the ``int64`` cast would wrap (``1e20`` became
+    ``-9223372036854775808``), so such values are refused.
+
+    Args:
+        data: the values (any shape).
+        name: what the error calls them (the file, with the region for a chunk).
+
+    Raises:
+        VolumeError: naming ``name``, for NaN / infinite or non-integer values, integers too large for the float
+            type, or a type that is not numeric.
+
+    Example:
+        >>> as_label_values(np.array([0.0, 2.0, 7.0], np.float32), "seg.nii.gz")
+        array([0, 2, 7])
+        >>> as_label_values(np.array([0.0, 1e20]), "seg.nii.gz")
+        Traceback (most recent call last):
+        ...
+        monai_topo.io.nifti.VolumeError: seg.nii.gz: label value 1e+20 is too large for a float64 label map ...
+    """
+    if data.dtype == bool or np.issubdtype(data.dtype, np.integer):
+        return data
+    if not np.issubdtype(data.dtype, np.floating):
+        raise VolumeError(f"{name}: unsupported data type {data.dtype}; expected integer labels.")
+    if not np.isfinite(data).all() or (data != np.round(data)).any():
+        raise VolumeError(f"{name}: not a label map (non-integer or NaN values); threshold or round it first.")
+    exact = min(2 ** (np.finfo(data.dtype).nmant + 1), 2**62)  # every integer up to here has its own value
+    if data.size and (largest := float(np.abs(data).max())) > exact:
+        value = float(data.flat[int(np.argmax(np.abs(data)))])
+        raise VolumeError(
+            f"{name}: label value {value:g} is too large for a {data.dtype} label map (beyond {exact:,} "
+            f"{data.dtype} cannot tell neighbouring integers apart, largest here {largest:g}); save the labels as "
+            "integers."
+        )
+    return data.astype(np.int64)
 
 
 def read_label_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +72,8 @@ def read_label_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         ``(labels, affine)``: an integer array (2D or 3D) and the 4x4 affine.
 
     Raises:
-        VolumeError: when the file is missing, unreadable or corrupt, not 2D/3D, or holds non-integer values.
+        VolumeError: when the file is missing, unreadable or corrupt, not 2D/3D, or holds values that are not
+            integer labels (:func:`as_label_values`).
 
     Example:
         >>> import nibabel as nib, tempfile, os
@@ -54,13 +97,7 @@ def read_label_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise VolumeError(f"{name}: expected a 2D or 3D label map, got shape {data.shape}.")
     if data.size == 0:
         raise VolumeError(f"{name}: the image is empty (shape {data.shape}).")
-    if not (np.issubdtype(data.dtype, np.integer) or data.dtype == bool):
-        if not np.issubdtype(data.dtype, np.floating):
-            raise VolumeError(f"{name}: unsupported data type {data.dtype}; expected integer labels.")
-        if not np.isfinite(data).all() or (data != np.round(data)).any():
-            raise VolumeError(f"{name}: not a label map (non-integer or NaN values); threshold or round it first.")
-        data = data.astype(np.int64)
-    return np.asarray(data), affine
+    return np.asarray(as_label_values(data, name)), affine
 
 
 def read_probability_map(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

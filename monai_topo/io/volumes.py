@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from monai_topo.io.cases import NIFTI_SUFFIXES
-from monai_topo.io.nifti import VolumeError
+from monai_topo.io.nifti import VolumeError, as_label_values
 
 __all__ = ["LARGE_VOLUME_VOXELS", "is_zarr_path", "open_volume", "volume_shape", "wants_chunked"]
 
@@ -70,11 +70,7 @@ class _Reader:
         except Exception as e:  # codecs, zlib, truncated files ... raise many types
             region = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s) for s in index)
             raise VolumeError(f"{self.name}: cannot read the region [{region}] ({type(e).__name__}: {e})") from e
-        if np.issubdtype(block.dtype, np.floating) and (
-            not np.isfinite(block).all() or (block != np.round(block)).any()
-        ):
-            raise VolumeError(f"{self.name}: not a label map (non-integer or NaN values); threshold or round it first.")
-        return block
+        return as_label_values(block, self.name)  # floats holding integers as int64; anything else refused
 
 
 def _open_zarr(path: Path, level: int) -> tuple[Any, str]:
@@ -185,7 +181,8 @@ def open_volume(path: str | os.PathLike, level: int = 0, chunks: int | Sequence[
     shape, prefix = _spatial(tuple(int(s) for s in source.shape), name)
     native_spatial = tuple(native)[len(prefix) : len(prefix) + len(shape)]
     sizes = _chunk_sizes(chunks, native_spatial, len(shape))
-    reader = _Reader(source, name, shape, dtype, prefix)
+    labels_dtype = np.dtype(np.int64) if np.issubdtype(dtype, np.floating) else dtype  # (what the reads return)
+    reader = _Reader(source, name, shape, labels_dtype, prefix)
     return da.from_array(reader, chunks=sizes, asarray=False, fancy=False, name=f"volume-{name}-{sizes}")
 
 
