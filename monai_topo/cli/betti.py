@@ -19,7 +19,7 @@ import numpy as np
 from monai_topo.cli.options import add_chunk_arguments, add_connectivity_argument, chunk_size
 from monai_topo.evaluation import betti_table, betti_table_chunked
 from monai_topo.evaluation.report import format_table
-from monai_topo.evaluation.chunked import scheduler, uses_chunked_path
+from monai_topo.evaluation.chunked import SchedulerError, scheduler, uses_chunked_path
 from monai_topo.io import read_label_volume
 from monai_topo.topology.connectivity import foreground_connectivity, resolve_connectivity
 
@@ -48,8 +48,11 @@ def _run_chunked(args: argparse.Namespace) -> int | None:
     try:
         if not uses_chunked_path(args.file, chunks=chunks, level=args.level):
             return None
-        with scheduler(args.scheduler):
+        with scheduler(args.scheduler, args.scheduler_timeout):
             shape, rows = betti_table_chunked(args.file, args.label, args.connectivity, chunks, args.level, progress=True)
+    except SchedulerError as e:  # nothing answering, or not a dask scheduler, within --scheduler-timeout
+        logger.error("--scheduler: %s", e)
+        return 2
     except ValueError as e:  # VolumeError (a file or chunk that cannot be read), bad values or connectivity
         logger.error("%s", e)
         return 1
@@ -61,7 +64,8 @@ def _run_chunked(args: argparse.Namespace) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the Betti table of ``args.file``; returns the exit code (1 for an unreadable file or bad option)."""
+    """Print the Betti table of ``args.file``; returns the exit code (1 for an unreadable file or bad option, 2 for a
+    ``--scheduler`` that cannot be used)."""
     chunked = _run_chunked(args)  # Zarr, --chunks or a large volume: chunk by chunk
     if chunked is not None:
         return chunked
@@ -83,9 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``betti`` subcommand."""
     parser = subparsers.add_parser(
         "betti",
-        help="print the Betti numbers of each label of a NIfTI label map",
+        help="print the Betti numbers of each label of a label map (NIfTI, Zarr / OME-Zarr)",
         description="Betti numbers (b0 components, b1 loops/holes, b2 cavities) and Euler characteristic of "
-        "each label of a 2D or 3D NIfTI label map.",
+        "each label of a 2D or 3D label map: NIfTI in memory, Zarr / OME-Zarr stores (and --chunks, or NIfTI "
+        "volumes of more than 2^27 voxels) chunk by chunk, with the same numbers.",
     )
     parser.add_argument("file", help="label map: NIfTI (.nii, .nii.gz), Zarr or OME-Zarr (.zarr folder)")
     parser.add_argument(

@@ -1,13 +1,51 @@
-"""Options shared by several ``monai-topo`` subcommands: connectivity, and the chunked path's ``--chunks``, ``--level``
-and ``--scheduler``."""
+"""Options shared by several ``monai-topo`` subcommands: connectivity, the chunked path's ``--chunks``, ``--level``,
+``--scheduler`` and ``--scheduler-timeout``, and the argument types that make a bad value an argument error."""
 
 from __future__ import annotations
 
 import argparse
+import math
 
+from monai_topo.evaluation.chunked import DEFAULT_SCHEDULER_TIMEOUT
 from monai_topo.topology.validation import CONNECTIVITIES
 
-__all__ = ["add_chunk_arguments", "add_connectivity_argument", "chunk_size"]
+__all__ = ["add_chunk_arguments", "add_connectivity_argument", "chunk_size", "positive_int", "positive_seconds"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1 (``--workers``); anything else is an argument error naming the value.
+
+    Example:
+        >>> positive_int("4")
+        4
+        >>> positive_int("-1")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected an integer >= 1, got '-1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0 (``--scheduler-timeout``).
+
+    Example:
+        >>> positive_seconds("2.5")
+        2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def add_connectivity_argument(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +60,7 @@ def add_connectivity_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_chunk_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--chunks``, ``--level`` and ``--scheduler`` (the chunked path's options)."""
+    """Add ``--chunks``, ``--level``, ``--scheduler`` and ``--scheduler-timeout`` (the chunked path's options)."""
     group = parser.add_argument_group("volumes larger than memory (Zarr, OME-Zarr, large NIfTI)")
     group.add_argument(
         "--chunks",
@@ -37,6 +75,14 @@ def add_chunk_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="dask.distributed scheduler address (e.g. tcp://host:8786) for the chunk tasks; default: local threads",
+    )
+    group.add_argument(
+        "--scheduler-timeout",
+        type=positive_seconds,
+        default=DEFAULT_SCHEDULER_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on --scheduler when it has not answered as a dask scheduler with a worker within this many "
+        f"seconds (default {DEFAULT_SCHEDULER_TIMEOUT:g})",
     )
 
 
