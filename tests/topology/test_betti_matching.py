@@ -147,6 +147,38 @@ def test_synthetic_neuron_matches_reference():
     assert _check_against_reference(pred, label > 0) == {}
 
 
+# the ways of computing linking numbers: (words of running XORs at once, cost of one enumerated pair in words)
+LINKING_STRATEGIES = {"running-xor": (1 << 40, 1 << 40), "column-blocks": (64, 1 << 40), "pairs": (0, 0)}
+
+
+def _noise_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Independent 50% noise: thousands of tunnels, long loops through the sweeps' forests."""
+    rng = np.random.default_rng(seed)
+    return rng.random((size,) * 3) < 0.5, rng.random((size,) * 3) < 0.5
+
+
+@pytest.mark.parametrize("strategy", ["column-blocks", "pairs"])
+def test_linking_strategies_agree(strategy, monkeypatch):
+    """Dense running XORs, the same in blocks of columns, and enumerated pairs give the same matching."""
+    module = importlib.import_module("monai_topo.topology.betti_matching")
+    pred, target = _noise_pair(5, 12)
+    expected = {c: our_matching(pred, target, c) for c in (26, 6)}
+    monkeypatch.setattr(module, "_LINKING_DENSE_WORDS", LINKING_STRATEGIES[strategy][0])
+    monkeypatch.setattr(module, "_LINKING_PAIR_COST", LINKING_STRATEGIES[strategy][1])
+    assert {c: our_matching(pred, target, c) for c in (26, 6)} == expected
+    assert expected[26][1][1] and expected[6][1][1]  # unmatched tunnels on both sides: the pairings were exercised
+
+
+@needs_reference
+@pytest.mark.parametrize("strategy", sorted(LINKING_STRATEGIES))
+def test_noise_matches_reference(strategy, monkeypatch):
+    module = importlib.import_module("monai_topo.topology.betti_matching")
+    monkeypatch.setattr(module, "_LINKING_DENSE_WORDS", LINKING_STRATEGIES[strategy][0])
+    monkeypatch.setattr(module, "_LINKING_PAIR_COST", LINKING_STRATEGIES[strategy][1])
+    pred, target = _noise_pair(7, 14)
+    assert _check_against_reference(pred, target) == {}
+
+
 @needs_reference
 @pytest.mark.slow
 def test_many_pairs_match_reference():
