@@ -6,7 +6,7 @@ with the package (:func:`monai_topo.bundles.path`), in two subprocesses:
 
 1. training with ``configs/train.json`` (the built-in synthetic volumes are generated into the empty data folder
    on first run; DiceCE plus the bundle's topological loss after a warm-up; validation every few epochs), then
-2. evaluation with ``configs/train.json`` + ``configs/evaluate.json`` (best checkpoint, test split, per-case CSVs
+2. evaluation with ``configs/train.json`` + ``configs/evaluate.json`` (final checkpoint, test split, per-case CSVs
    from ``MetricsSaver`` and NIfTI predictions),
 
 and prints the mean over the test cases of Dice, Betti error per dimension, clDice, split/merge counts, ...
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dataset-dir", type=Path, default=None, help="data folder (default: <output-dir>/data)")
     parser.add_argument("--epochs", type=int, default=None, help="override the bundle's number of epochs")
-    parser.add_argument("--skip-train", action="store_true", help="evaluate the existing models/model.pt only")
+    parser.add_argument("--skip-train", action="store_true", help="evaluate the existing models/model_final.pt only")
     parser.add_argument("overrides", nargs="*", help="extra 'monai.bundle run' arguments (after --)")
     args = parser.parse_args(argv)
 
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     summarise(eval_dir)
     _say("")
     _say("Outputs:")
-    _say(f"  checkpoints:          {root / 'models'} (model.pt = best validation Dice, model_final.pt = last epoch)")
+    _say(f"  checkpoints:          {root / 'models'} (model_final.pt = last epoch, evaluated; model.pt = best Dice)")
     _say(f"  predictions (NIfTI):  {eval_dir / 'predictions'}")
     _say(f"  per-case metrics CSV: {eval_dir / 'metrics_per_case.csv'} (all metrics, one row per case)")
     _say(f"                        {eval_dir}/<metric>_raw.csv (MetricsSaver), *_summary.csv, means in metrics.csv")

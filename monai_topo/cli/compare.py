@@ -96,11 +96,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Train one bundle under each loss configuration and seed with the same budget and data, evaluate every "
             "run's final weights (--checkpoint) on the datalist's test split (never trained or selected on), and "
-            "write per-case metrics, mean and 95%% CI per configuration, the paired per-case difference to the "
+            "write per-case metrics, mean and 95% CI per configuration, the paired per-case difference to the "
             "first configuration (bootstrap over seeds and cases) and a plot. Finished runs are skipped when the "
             "command is run again with the same settings. NAME+post adds the bundle's post-processing to preset "
             "NAME (e.g. dicece+post), its min_size chosen on the validation split. Presets: "
-            + presets.replace("%", "%%")
+            + presets  # (argparse %-formats a description only when it holds "%(prog)": no escaping)
         ),
     )
     parser.add_argument("--bundle", default="neuron", help="neuron, placenta, or a bundle folder (default: neuron)")

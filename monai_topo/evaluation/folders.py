@@ -59,13 +59,25 @@ def pair_files(
 
     Returns:
         ``(pairs, failures)``: ``(case, prediction, label)`` for complete pairs, sorted by case name, and a
-        failure for each file without a partner or case name used by two files of one folder.
+        failure for each file without a partner or case name used by two files of one folder. A probability map
+        ``<case>_prob`` next to the prediction of ``<case>`` (a bundle's ``save_probabilities``) is skipped.
     """
-    found = pair_cases(
-        list_cases(pred_dir, VOLUME_SUFFIXES, _is_volume),
-        list_cases(label_dir, VOLUME_SUFFIXES, _is_volume),
-        pred_postfix,
-    )
+    predictions = list_cases(pred_dir, VOLUME_SUFFIXES, _is_volume)
+    labels = list_cases(label_dir, VOLUME_SUFFIXES, _is_volume)
+    probabilities = [
+        name
+        for name in predictions
+        if name.endswith("_prob")
+        and name not in labels
+        and (name[:-5] in predictions or (pred_postfix and f"{name[:-5]}_{pred_postfix}" in predictions))
+    ]
+    if probabilities:
+        logger.info(
+            "%d probability map(s) <case>_prob next to the predictions skipped (e.g. %s).",
+            len(probabilities),
+            predictions[probabilities[0]][0].name,
+        )
+    found = pair_cases({k: v for k, v in predictions.items() if k not in probabilities}, labels, pred_postfix)
     failures = [
         CaseFailure(name, f"ambiguous: several files for this case ({', '.join(str(p) for p in files)})")
         for name, files in found.ambiguous.items()

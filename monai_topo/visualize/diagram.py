@@ -18,7 +18,7 @@ _DIM_NAMES = ("components", "loops", "cavities")
 _TOLERANCE = 1e-6  # rounding of stored probabilities (e.g. a NIfTI scale factor) outside [0, 1]
 _HOW_TO_GET_ONE = (
     "give the foreground probability map: a sigmoid / softmax of the network's output, e.g. <case>_prob.nii.gz "
-    "written by the bundles' evaluate / inference with save_probabilities=true"
+    "written by the bundles' evaluate / inference run with --save_probabilities True"
 )
 
 
@@ -98,7 +98,7 @@ def plot_persistence_diagram(
     ``values`` must be probabilities: outside [0, 1] (a label map with several labels, logits) is an error, and a
     map of 0 and 1 only (a binary label map: every point is ``(1, 0)``, the diagram shows its Betti numbers and
     nothing else) gets a ``UserWarning``. The bundles write the probability map a network gives with
-    ``save_probabilities=true`` (``<case>_prob.nii.gz``, see their ``evaluate.json`` / ``inference.json``).
+    ``--save_probabilities True`` (``<case>_prob.nii.gz``, see their ``evaluate.json`` / ``inference.json``).
 
     Args:
         values: 2D or 3D probability map in [0, 1] (higher = foreground).
