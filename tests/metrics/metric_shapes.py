@@ -108,3 +108,15 @@ def batch(*masks: np.ndarray) -> torch.Tensor:
 def item(*channels: np.ndarray) -> torch.Tensor:
     """One batch item with the given channels ``1 C ...``."""
     return torch.as_tensor(np.stack(channels)[None].astype(np.float32))
+
+
+#: ``(y_pred, y, message)``: inputs every metric refuses, and what its ``ValueError`` says
+ILL_SHAPES = [
+    (torch.zeros(1, 9, 9), torch.zeros(1, 9, 9), "B C H W"),  # no channel dim
+    (torch.zeros(1, 1, 2, 9, 9, 9), torch.zeros(1, 1, 2, 9, 9, 9), "B C H W"),  # 4 spatial dims
+    (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 8), "same shapes"),  # mismatch
+    (torch.zeros(2, 1, 9, 9), torch.zeros(1, 1, 9, 9), "same shapes"),  # batch mismatch
+    (torch.zeros(1, 1, 0, 9), torch.zeros(1, 1, 0, 9), "empty"),  # empty
+    (torch.zeros(1, 1, 9, 9), None, "ground truth"),  # no target
+    (torch.full((1, 1, 9, 9), float("nan")), torch.zeros(1, 1, 9, 9), "NaN or infinite"),  # NaN
+]

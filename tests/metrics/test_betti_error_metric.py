@@ -17,6 +17,7 @@ from monai_topo.topology import betti_numbers
 from monai_topo.topology.betti import patch_slices
 from tests.error_messages import names_an_option
 from tests.metrics.metric_shapes import (
+    ILL_SHAPES,
     ball_3d,
     ball_with_cavity_3d,
     batch,
@@ -185,18 +186,7 @@ def test_euler_error_bounded_by_betti_error(seed, shape, construction):
     assert compute_euler_characteristic_error(pred, true, connectivity=connectivity).item() <= total.item()
 
 
-@pytest.mark.parametrize(
-    "y_pred, y, match",
-    [
-        (torch.zeros(1, 9, 9), torch.zeros(1, 9, 9), "B C H W"),  # no channel dim
-        (torch.zeros(1, 1, 2, 9, 9, 9), torch.zeros(1, 1, 2, 9, 9, 9), "B C H W"),  # 4 spatial dims
-        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 8), "same shapes"),  # mismatch
-        (torch.zeros(2, 1, 9, 9), torch.zeros(1, 1, 9, 9), "same shapes"),  # batch mismatch
-        (torch.zeros(1, 1, 0, 9), torch.zeros(1, 1, 0, 9), "empty"),  # empty
-        (torch.zeros(1, 1, 9, 9), None, "ground truth"),  # no target
-        (torch.full((1, 1, 9, 9), float("nan")), torch.zeros(1, 1, 9, 9), "NaN or infinite"),  # NaN
-    ],
-)
+@pytest.mark.parametrize("y_pred, y, match", ILL_SHAPES)
 def test_ill_shape(y_pred, y, match):
     with pytest.raises(ValueError, match=match):
         BettiErrorMetric()(y_pred, y)

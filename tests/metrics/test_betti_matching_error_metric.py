@@ -16,6 +16,7 @@ from monai_topo.topology import betti_matching_error
 from tests.error_messages import names_an_option
 from tests.topology.test_betti_matching import REFERENCE, reference_matching
 from tests.metrics.metric_shapes import (
+    ILL_SHAPES,
     ball_3d,
     ball_with_cavity_3d,
     batch,
@@ -200,18 +201,7 @@ def test_result_on_input_device():
     assert result.item() == 2.0
 
 
-@pytest.mark.parametrize(
-    "y_pred, y, match",
-    [
-        (torch.zeros(1, 9, 9), torch.zeros(1, 9, 9), "B C H W"),  # no channel dim
-        (torch.zeros(1, 1, 2, 9, 9, 9), torch.zeros(1, 1, 2, 9, 9, 9), "B C H W"),  # 4 spatial dims
-        (torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 9, 8), "same shapes"),  # mismatch
-        (torch.zeros(2, 1, 9, 9), torch.zeros(1, 1, 9, 9), "same shapes"),  # batch mismatch
-        (torch.zeros(1, 1, 0, 9), torch.zeros(1, 1, 0, 9), "empty"),  # empty
-        (torch.zeros(1, 1, 9, 9), None, "ground truth"),  # no target
-        (torch.full((1, 1, 9, 9), float("nan")), torch.zeros(1, 1, 9, 9), "NaN or infinite"),  # NaN
-    ],
-)
+@pytest.mark.parametrize("y_pred, y, match", ILL_SHAPES)
 def test_ill_shape(y_pred, y, match):
     with pytest.raises(ValueError, match=match):
         BettiMatchingErrorMetric()(y_pred, y)
