@@ -2,8 +2,12 @@
 
 The evaluation switches to it for Zarr stores, for a given chunk size or level, or for volumes of more than
 :data:`monai_topo.io.volumes.LARGE_VOLUME_VOXELS` voxels (:func:`uses_chunked_path`). Volumes are read lazily
-(:func:`monai_topo.io.open_volume`) and every number comes from :mod:`monai_topo.topology.chunked`, exact and chunk by
-chunk; the scheduler is dask's default (threads) or a ``dask.distributed`` client (:func:`scheduler`).
+(:func:`monai_topo.io.open_volume`) and measured exactly, in two passes whatever the number of labels: the first
+reads every chunk once and measures each label on its box (:mod:`monai_topo.evaluation.labels`) where all its
+pieces lie inside single chunks; the second measures the labels that cross a chunk boundary on their whole box, in
+memory after one more read of the chunks they touch, or chunk by chunk (:mod:`monai_topo.topology.chunked`) when
+the box holds more than :data:`BOX_VOXELS_IN_MEMORY` voxels. The scheduler is dask's default (threads) or a
+``dask.distributed`` client (:func:`scheduler`).
 
 Example::
 
@@ -24,13 +28,17 @@ from typing import Any
 import numpy as np
 
 from monai_topo.evaluation.case import case_row, check_same_grid
+from monai_topo.evaluation.labels import MaskMeasures, PairMeasures, measure_mask, measure_pair
 from monai_topo.io import open_volume
 from monai_topo.io.cases import NIFTI_SUFFIXES
 from monai_topo.io.volumes import wants_chunked
 from monai_topo.topology import chunked_pair_topology, chunked_topology
+from monai_topo.topology.chunked import compute_tasks
 from monai_topo.topology.connectivity import resolve_connectivity
+from monai_topo.topology.objects import Box, box_size, grow_box, label_boxes, union_box
 
 __all__ = [
+    "BOX_VOXELS_IN_MEMORY",
     "DEFAULT_SCHEDULER_TIMEOUT",
     "SchedulerError",
     "betti_table_chunked",
@@ -182,6 +190,143 @@ def scheduler(address: str | None, timeout: float = DEFAULT_SCHEDULER_TIMEOUT) -
         yield
 
 
+#: labels that cross a chunk boundary and whose box (with a one-voxel margin) holds at most this many voxels are
+#: measured in memory, after one more read of the chunks they touch (all such labels in one pass); larger ones chunk
+#: by chunk (:func:`monai_topo.topology.chunked_pair_topology` on their box)
+BOX_VOXELS_IN_MEMORY = 2**24
+
+_Measures = PairMeasures | MaskMeasures
+
+
+def _chunk_labels(
+    blocks: Sequence[np.ndarray],
+    location: tuple[int, ...],
+    grid: tuple[int, ...],
+    offset: tuple[int, ...],
+    connectivity: int | None,
+) -> dict[int, tuple[Box, bool, _Measures]]:
+    """Pass 1, one chunk of one or two volumes: per label value in it, its box in the volume, whether it touches a
+    face the chunk shares with another, and its measures: all of them for a label inside the chunk (its pieces in
+    other chunks are at least two voxels away, so the numbers add up), the voxel counts for one that crosses."""
+    blocks = [np.asarray(b) for b in blocks]
+    shape = blocks[0].shape
+    boxes = [label_boxes(b) for b in blocks]
+    found: dict[int, tuple[Box, bool, _Measures]] = {}
+    for value in sorted(set().union(*boxes)):
+        box = None
+        for side in boxes:
+            box = union_box(box, side.get(value))
+        crossing = any(
+            (s.start == 0 and location[a] > 0) or (s.stop == shape[a] and location[a] < grid[a] - 1)
+            for a, s in enumerate(box)
+        )
+        region = grow_box(box, shape)
+        masks = [b[region] == value for b in blocks]
+        if len(masks) == 1:
+            measures: _Measures = (
+                MaskMeasures(int(np.count_nonzero(masks[0])), np.zeros(len(shape), np.int64))
+                if crossing
+                else measure_mask(masks[0], connectivity)
+            )
+        elif crossing:
+            zeros = np.zeros(len(shape), np.int64)
+            pred, target = masks
+            measures = PairMeasures(
+                MaskMeasures(int(np.count_nonzero(pred)), zeros),
+                MaskMeasures(int(np.count_nonzero(target)), zeros.copy()),
+                int(np.count_nonzero(pred & target)),
+                0,
+                0,
+            )
+        else:
+            measures = measure_pair(masks[0], masks[1], connectivity, cldice=False)
+        found[value] = (tuple(slice(s.start + o, s.stop + o) for s, o in zip(box, offset)), crossing, measures)
+    return found
+
+
+def _measure_region(
+    pieces: Sequence[list], crop: Box, value: int, connectivity: int | None
+) -> _Measures:
+    """Pass 2: a label's whole box, measured in memory; ``pieces`` holds per volume the chunks it touches (nested
+    lists, one level per axis) and ``crop`` the box within them."""
+    masks = [np.block(p)[crop] == value for p in pieces]
+    if len(masks) == 1:
+        return measure_mask(masks[0], connectivity)
+    return measure_pair(masks[0], masks[1], connectivity, cldice=False)
+
+
+def _nested(blocks: np.ndarray, window: Box) -> list:
+    """The delayed chunks of ``window`` (chunk indices) as nested lists, one level per axis (for ``np.block``)."""
+    return np.asarray(blocks[window], dtype=object).tolist()
+
+
+def _measure_chunked(volumes: Sequence[Any], region: Box, value: int, connectivity, progress, names) -> _Measures:
+    """Pass 2 for a label too large for memory: chunk by chunk on its box."""
+    masks = [v[region] == value for v in volumes]
+    if len(masks) == 1:
+        top = chunked_topology(masks[0], connectivity, progress, name=f"{names[0]} label {value}")
+        return MaskMeasures(top.voxels, top.betti)
+    pair = chunked_pair_topology(masks[0], masks[1], connectivity, progress=progress, names=tuple(names))
+    return PairMeasures(
+        MaskMeasures(pair.pred.voxels, pair.pred.betti),
+        MaskMeasures(pair.target.voxels, pair.target.betti),
+        pair.intersection,
+        pair.splits,
+        pair.merges,
+    )
+
+
+def _label_measures(
+    volumes: Sequence[Any], connectivity: int | None, progress: bool, names: Sequence[str]
+) -> dict[int, _Measures]:
+    """The measures of every label of one volume or of a prediction and its target (same shape and chunks).
+
+    Pass 1 reads every chunk once: each label's box, voxel counts and, for a label whose pieces all lie inside
+    one chunk each, every measure (:func:`_chunk_labels`). Pass 2 measures the labels that cross a chunk boundary
+    on their box: in memory, all of them in one compute that reads each chunk they touch once, or chunk by chunk
+    for a box of more than :data:`BOX_VOXELS_IN_MEMORY` voxels.
+    """
+    import dask
+
+    chunks = volumes[0].chunks
+    grid = tuple(len(c) for c in chunks)
+    starts = [np.concatenate([[0], np.cumsum(c)]).astype(int) for c in chunks]
+    blocks = [v.to_delayed(optimize_graph=False) for v in volumes]  # the read of each chunk: one task, shared
+    task = dask.delayed(_chunk_labels, pure=True)
+    locations = list(np.ndindex(*grid))
+    tasks = [
+        task([b[loc] for b in blocks], loc, grid, tuple(int(starts[a][i]) for a, i in enumerate(loc)), connectivity)
+        for loc in locations
+    ]
+    totals: dict[int, _Measures] = {}
+    boxes: dict[int, Box] = {}
+    crossing: set[int] = set()
+    for found in compute_tasks(tasks, progress, f"labels of {names[0]}"):
+        for value, (box, crosses, measures) in found.items():
+            totals[value] = measures if value not in totals else totals[value] + measures
+            boxes[value] = union_box(boxes.get(value), box)  # type: ignore[assignment]
+            if crosses:
+                crossing.add(value)
+    shape = tuple(int(n) for n in volumes[0].shape)
+    regions = {value: grow_box(boxes[value], shape) for value in sorted(crossing)}
+    small = [value for value, region in regions.items() if box_size(region) <= BOX_VOXELS_IN_MEMORY]
+    task = dask.delayed(_measure_region, pure=True)
+    tasks = []
+    for value in small:
+        region = regions[value]
+        first = [int(np.searchsorted(starts[a], s.start, "right")) - 1 for a, s in enumerate(region)]
+        last = [int(np.searchsorted(starts[a], s.stop, "left")) for a, s in enumerate(region)]
+        crop = tuple(slice(s.start - starts[a][i], s.stop - starts[a][i]) for a, (s, i) in enumerate(zip(region, first)))
+        pieces = [_nested(b, tuple(slice(i, j) for i, j in zip(first, last))) for b in blocks]
+        tasks.append(task(pieces, crop, value, connectivity))
+    # one compute: a chunk that several labels touch is read once for all of them
+    measured = compute_tasks(tasks, progress, f"labels across chunks of {names[0]}", optimize_graph=False)
+    totals.update(zip(small, measured))
+    for value in sorted(set(regions) - set(small)):
+        totals[value] = _measure_chunked(volumes, regions[value], value, connectivity, progress, names)
+    return totals
+
+
 def betti_table_chunked(
     path: str | Path,
     selected: Sequence[int] | None = None,
@@ -192,6 +337,9 @@ def betti_table_chunked(
 ) -> tuple[tuple[int, ...], list[list[int]]]:
     """Rows ``[label, voxels, b0, b1, (b2,) chi]`` of a lazily read volume, as :func:`monai_topo.evaluation.betti_table`.
 
+    Every label is measured on its box; the volume is read once, and once more where labels cross a chunk
+    boundary (see :mod:`monai_topo.evaluation.labels`).
+
     Returns:
         ``(shape, rows)``.
 
@@ -199,23 +347,15 @@ def betti_table_chunked(
         VolumeError: for an unreadable file or chunk (named).
         ValueError: for a connectivity that does not fit the volume.
     """
-    import dask.array as da
-
     volume = open_volume(path, level, chunks)
     resolve_connectivity(connectivity, volume.ndim)
-    values = sorted(int(v) for v in da.unique(volume).compute() if v != 0) if selected is None else list(selected)
+    found = _label_measures([volume], connectivity, progress, [str(path)])
+    values = sorted(found) if selected is None else [int(k) for k in selected]
     rows = []
     for value in values:
-        top = chunked_topology(volume == value, connectivity, progress, name=f"{path} label {value}")
-        rows.append([value, top.voxels, *top.betti.tolist(), top.euler])
+        m = found.get(value) or MaskMeasures(0, np.zeros(volume.ndim, np.int64))
+        rows.append([value, m.voxels, *m.betti.tolist(), m.euler])  # type: ignore[union-attr]
     return tuple(volume.shape), rows
-
-
-def _dice(intersection: int, pred: int, target: int) -> float:
-    """Dice as :func:`monai.metrics.compute_dice` with ``ignore_empty=False`` (1 when both are empty)."""
-    if target == 0:
-        return 1.0 if pred == 0 else 0.0
-    return 2.0 * intersection / (pred + target)
 
 
 def evaluate_case_chunked(
@@ -230,14 +370,13 @@ def evaluate_case_chunked(
     """One case's rows of the evaluation (the CSV columns except ``case``), chunk by chunk.
 
     Dice, Betti numbers and their error, splits and merges are exact; clDice is NaN (the skeleton of a volume
-    is not computed chunk by chunk).
+    is not computed chunk by chunk). Every label is measured on its box: both volumes are read once, and once more
+    where labels cross a chunk boundary (see :mod:`monai_topo.evaluation.labels`).
 
     Raises:
         VolumeError: for an unreadable file or chunk (named).
         ValueError: for different shapes or chunk grids (the message names both files and suggests ``--chunks``).
     """
-    import dask.array as da
-
     pred = open_volume(pred_path, level, chunks)
     target = open_volume(label_path, level, chunks)
     names = (Path(pred_path).name, Path(label_path).name)
@@ -253,16 +392,10 @@ def evaluate_case_chunked(
             f"chunk grids differ: prediction {names[0]} chunks {pred.chunksize} vs label {names[1]} chunks "
             f"{target.chunksize}; give --chunks to read both alike"
         )
-    if labels is None:
-        found = np.union1d(*da.compute(da.unique(pred), da.unique(target)))
-        labels = sorted(int(v) for v in found if v != 0)
+    resolve_connectivity(connectivity, pred.ndim)
+    found = _label_measures([pred, target], connectivity, progress, names)
     rows = []
-    for label in labels:
-        pair = chunked_pair_topology(
-            pred == label, target == label, connectivity, progress=progress, names=(names[0], names[1])
-        )
-        dice = _dice(pair.intersection, pair.pred.voxels, pair.target.voxels)
-        rows.append(
-            case_row(label, pred.ndim, dice, pair.pred.betti, pair.target.betti, float("nan"), pair.splits, pair.merges)
-        )
+    for label in sorted(found) if labels is None else [int(k) for k in labels]:
+        m = found.get(label) or PairMeasures.empty(pred.ndim, float("nan"))
+        rows.append(case_row(label, pred.ndim, m.dice, m.pred.betti, m.target.betti, float("nan"), m.splits, m.merges))  # type: ignore[union-attr]
     return rows

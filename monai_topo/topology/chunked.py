@@ -47,6 +47,7 @@ __all__ = [
     "chunked_pair_topology",
     "chunked_split_merge_counts",
     "chunked_topology",
+    "compute_tasks",
     "is_dask_array",
 ]
 
@@ -297,8 +298,16 @@ class _ChunkProgress:
         self.bar.close()
 
 
-def _compute(tasks: list, progress: bool, desc: str) -> list:
-    """Compute the chunk tasks with the active scheduler (a distributed client if any), optionally with a bar."""
+def compute_tasks(tasks: list, progress: bool = False, desc: str = "chunks", optimize_graph: bool = True) -> list:
+    """Compute dask tasks (e.g. one per chunk) with the active scheduler (a distributed client if any), in one go.
+    ``progress`` shows a bar over the tasks. ``optimize_graph=False`` keeps dask from fusing the reads of the chunks
+    into each task's slicing: a chunk that several tasks slice is then read once, not once per task.
+
+    Example:
+        >>> import dask
+        >>> compute_tasks([dask.delayed(sum)([1, 2]), dask.delayed(max)(3, 4)])
+        [3, 4]
+    """
     import dask
 
     client = None
@@ -312,7 +321,7 @@ def _compute(tasks: list, progress: bool, desc: str) -> list:
         from distributed import as_completed
         from tqdm import tqdm
 
-        futures = client.compute(tasks)
+        futures = client.compute(tasks, optimize_graph=optimize_graph)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(futures)
         with tqdm(total=len(futures), desc=desc, unit="chunk", disable=not progress) as bar:
@@ -321,9 +330,9 @@ def _compute(tasks: list, progress: bool, desc: str) -> list:
                 bar.update(1)
         return results
     if not progress:
-        return list(dask.compute(*tasks))
+        return list(dask.compute(*tasks, optimize_graph=optimize_graph))
     with _ChunkProgress({t.key for t in tasks}, desc):
-        return list(dask.compute(*tasks))
+        return list(dask.compute(*tasks, optimize_graph=optimize_graph))
 
 
 def _overlapped_blocks(array: Any, construction: str) -> np.ndarray:
@@ -492,7 +501,7 @@ def chunked_topology(
     locations = list(np.ndindex(*grid))
     task = dask.delayed(_summarise_chunk, pure=True)
     tasks = [task(blocks[loc], name, loc, grid, connectivity) for loc in locations]
-    results = _compute(tasks, progress, f"topology of {name}")
+    results = compute_tasks(tasks, progress, f"topology of {name}")
     topology, _, _ = _combine(dict(zip(locations, results)), mask.chunks, connectivity)
     return topology
 
@@ -587,7 +596,7 @@ def chunked_pair_topology(
     tasks = [
         task(pred_blocks[loc], target_blocks[loc], names, loc, grid, connectivity, instance_labels) for loc in locations
     ]
-    results: list[_PairSummary] = _compute(tasks, progress, f"evaluate {names[0]}")
+    results: list[_PairSummary] = compute_tasks(tasks, progress, f"evaluate {names[0]}")
     pred_top, pred_classes, pred_offsets = _combine(
         {loc: r.volumes[0] for loc, r in zip(locations, results)}, pred.chunks, connectivity
     )

@@ -1,0 +1,206 @@
+"""Many labels: ``betti``, ``evaluate`` and the chunked path label once and work per object (issue 18.9).
+
+They used to loop over the labels on the whole volume (a mask, a labelling, a one-hot channel per label: O(labels x
+voxels) time, ~10 bytes per voxel per label) and, chunk by chunk, read the store once per label. Now each label is
+measured on its bounding box, found in one pass (``scipy.ndimage.find_objects``), and a chunked volume is read
+once, plus once more for the chunks of the objects that cross a chunk boundary. Checked here without timings
+(those are ``python -m benchmarks --only labels``): the voxels that get labelled, the bytes allocated, the chunks
+read, and that every number equals the label-by-label computation on whole masks.
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from monai_topo.evaluation import betti_table, betti_table_chunked, evaluate_case, evaluate_case_chunked
+from monai_topo.metrics import centerline_dice
+from monai_topo.metrics.connectivity_error import split_merge_counts
+from monai_topo.topology import betti_numbers, euler_characteristic
+from tests.cli.cli_helpers import save_nifti
+
+
+@pytest.fixture(autouse=True)
+def _synchronous():
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def _instances(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+    """About ``n`` labelled objects that touch each other (cells around random seeds, cut by a smooth random field:
+    pieces, loops, cavities), a ring or hollow shell holding another label, and one label in two far-apart places."""
+    rng = np.random.default_rng(seed)
+    seeds = np.zeros(shape, np.int32)
+    seeds.flat[rng.choice(seeds.size, size=n, replace=False)] = np.arange(1, n + 1)
+    _, nearest = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
+    field = ndimage.gaussian_filter(rng.random(shape), 1.0)
+    out = np.where(field > np.quantile(field, 0.4), seeds[tuple(nearest)], 0).astype(np.int32)
+    big = n + 1000
+    if len(shape) == 3 and min(shape) >= 12:
+        out[1:8, 1:8, 1:8] = big  # a hollow shell (a cavity) with another label inside
+        out[3:6, 3:6, 3:6] = big + 1
+        out[4, 4, 4] = 0
+    else:
+        out[1:6, 1:6] = big  # a ring around another label
+        out[2:5, 2:5] = 0
+        out[3, 3] = big + 1
+    out[tuple(s - 2 for s in shape)] = big + 2  # one label, two far-apart pieces
+    out[(1,) * (len(shape) - 1) + (shape[-1] - 2,)] = big + 2
+    return out
+
+
+def _perturbed(target: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pred = target.copy()
+    pred[rng.random(target.shape) < 0.08] = 0  # breaks
+    noise = rng.random(target.shape) < 0.02
+    pred[noise] = rng.choice(np.unique(target), size=int(noise.sum()))  # merges, spurious pieces, other labels
+    return pred
+
+
+def _reference_rows(pred: np.ndarray, target: np.ndarray, connectivity, labels=None) -> list[dict]:
+    """Each label on its whole masks, one at a time (what the evaluation computed before)."""
+    if labels is None:
+        labels = sorted(int(v) for v in np.union1d(np.unique(pred), np.unique(target)) if v != 0)
+    rows = []
+    for k in labels:
+        p, t = pred == k, target == k
+        total = int(p.sum() + t.sum())
+        splits, merges = split_merge_counts(p, t, connectivity, instance_labels=False)
+        rows.append(
+            {
+                "label": k,
+                "dice": 1.0 if total == 0 else 2.0 * np.count_nonzero(p & t) / total,
+                "pred": betti_numbers(p, connectivity).tolist(),
+                "target": betti_numbers(t, connectivity).tolist(),
+                "cldice": centerline_dice(p, t),
+                "splits": splits,
+                "merges": merges,
+            }
+        )
+    return rows
+
+
+def _as_reference(rows: list[dict], ndim: int) -> list[dict]:
+    return [
+        {
+            "label": r["label"],
+            "dice": r["dice"],
+            "pred": [r[f"pred_b{k}"] for k in range(ndim)],
+            "target": [r[f"label_b{k}"] for k in range(ndim)],
+            "cldice": r["cldice"],
+            "splits": r["splits"],
+            "merges": r["merges"],
+        }
+        for r in rows
+    ]
+
+
+def _assert_rows_equal(got: list[dict], expected: list[dict], cldice: bool = True) -> None:
+    assert [r["label"] for r in got] == [r["label"] for r in expected]
+    for a, b in zip(got, expected):
+        assert a["dice"] == pytest.approx(b["dice"], rel=1e-6), a["label"]
+        assert (a["pred"], a["target"], a["splits"], a["merges"]) == (b["pred"], b["target"], b["splits"], b["merges"])
+        if cldice:
+            assert a["cldice"] == pytest.approx(b["cldice"], rel=1e-6), a["label"]
+        else:
+            assert np.isnan(a["cldice"])
+
+
+CASES = [((24, 22, 20), 40, None), ((24, 22, 20), 40, 6), ((40, 36), 30, None), ((40, 36), 30, 4)]
+
+
+@pytest.mark.parametrize("shape, n, connectivity", CASES, ids=["3d-26", "3d-6", "2d-8", "2d-4"])
+def test_evaluate_case_equals_label_by_label(shape, n, connectivity):
+    target = _instances(shape, n, seed=len(shape) * 10 + (connectivity or 0))
+    pred = _perturbed(target, seed=1)
+    got = _as_reference(evaluate_case(pred, target, connectivity=connectivity, num_workers=2), len(shape))
+    _assert_rows_equal(got, _reference_rows(pred, target, connectivity))
+    # labels given: absent ones (both empty) are a correct empty prediction, as before
+    chosen = [int(target.max()), 424242]
+    got = _as_reference(evaluate_case(pred, target, labels=chosen, connectivity=connectivity), len(shape))
+    _assert_rows_equal(got, _reference_rows(pred, target, connectivity, chosen))
+
+
+@pytest.mark.parametrize("shape, n, connectivity", CASES, ids=["3d-26", "3d-6", "2d-8", "2d-4"])
+def test_betti_table_equals_label_by_label(shape, n, connectivity):
+    volume = _instances(shape, n, seed=3)
+    expected = [
+        [k, int((volume == k).sum()), *betti_numbers(volume == k, connectivity).tolist()]
+        + [euler_characteristic(volume == k, connectivity)]
+        for k in sorted(int(v) for v in np.unique(volume) if v != 0)
+    ]
+    assert betti_table(volume, connectivity=connectivity) == expected
+    assert betti_table(volume, [expected[0][0], 777], connectivity) == [expected[0], [777, 0] + [0] * len(shape) + [0]]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.float32, np.int8])
+def test_label_values_of_any_type_and_sign(dtype):
+    volume = _instances((12, 12, 12), 10, seed=5) % 100
+    volume = volume.astype(dtype)
+    if np.issubdtype(dtype, np.signedinteger):
+        volume[volume == volume.max()] = -3  # a negative label
+    rows = betti_table(volume)
+    expected = sorted(int(v) for v in np.unique(volume) if v != 0)
+    assert [r[0] for r in rows] == expected
+    assert all(r[2:] == betti_numbers(volume == r[0]).tolist() + [euler_characteristic(volume == r[0])] for r in rows)
+
+
+# ------------------------------------------------------------------------------------------------ chunked
+@pytest.mark.parametrize(
+    "shape, n, connectivity, chunks",
+    [
+        ((24, 22, 20), 40, None, (7, 6, 5)),
+        ((24, 22, 20), 40, 6, (4, 9, 20)),
+        ((24, 22, 20), 25, None, (24, 22, 20)),
+        ((40, 36), 30, None, (9, 7)),
+        ((40, 36), 30, 4, (5, 36)),
+    ],
+    ids=["3d-26", "3d-6", "3d-one-chunk", "2d-8", "2d-4"],
+)
+def test_chunked_equals_in_memory(tmp_path, shape, n, connectivity, chunks):
+    target = _instances(shape, n, seed=sum(chunks))
+    pred = _perturbed(target, seed=2)
+    pred_path, label_path = save_nifti(tmp_path / "p.nii.gz", pred), save_nifti(tmp_path / "t.nii.gz", target)
+    got = evaluate_case_chunked(pred_path, label_path, connectivity=connectivity, chunks=chunks, progress=False)
+    _assert_rows_equal(_as_reference(got, len(shape)), _reference_rows(pred, target, connectivity), cldice=False)
+    shape_out, table = betti_table_chunked(label_path, None, connectivity, chunks, progress=False)
+    assert shape_out == shape and table == betti_table(target, connectivity=connectivity)
+
+
+def test_chunked_large_objects_chunk_by_chunk_too(tmp_path, monkeypatch):
+    """Objects whose box is larger than the in-memory budget are measured chunk by chunk: the same numbers."""
+    import monai_topo.evaluation.chunked as chunked_module
+
+    monkeypatch.setattr(chunked_module, "BOX_VOXELS_IN_MEMORY", 64)
+    target = _instances((24, 22, 20), 30, seed=4)
+    pred = _perturbed(target, seed=5)
+    pred_path, label_path = save_nifti(tmp_path / "p.nii.gz", pred), save_nifti(tmp_path / "t.nii.gz", target)
+    got = evaluate_case_chunked(pred_path, label_path, chunks=(6, 7, 8), progress=False)
+    _assert_rows_equal(_as_reference(got, 3), _reference_rows(pred, target, None), cldice=False)
+    assert betti_table_chunked(label_path, None, None, (6, 7, 8), progress=False)[1] == betti_table(target)
+
+
+def test_chunked_reads_each_chunk_at_most_twice(tmp_path, monkeypatch):
+    import monai_topo.io.volumes as volumes_module
+
+    reads: list[tuple] = []
+    real = volumes_module._Reader.__getitem__
+
+    def counting(self, index):
+        if all(s.stop > s.start for s in index):  # (dask reads an empty corner to learn the dtype)
+            reads.append((self.name, index))
+        return real(self, index)
+
+    monkeypatch.setattr(volumes_module._Reader, "__getitem__", counting)
+    target = _instances((32, 32, 32), 120, seed=6)
+    pred = _perturbed(target, seed=7)
+    pred_path, label_path = save_nifti(tmp_path / "p.nii.gz", pred), save_nifti(tmp_path / "t.nii.gz", target)
+    n_chunks = (32 // 8) ** 3
+    evaluate_case_chunked(pred_path, label_path, chunks=8, progress=False)
+    assert len(reads) <= 2 * 2 * n_chunks, len(reads)  # two volumes, each chunk at most twice
+    reads.clear()
+    betti_table_chunked(label_path, None, None, 8, progress=False)
+    assert len(reads) <= 2 * n_chunks, len(reads)
