@@ -101,7 +101,8 @@ def _section_overlays(args: argparse.Namespace) -> dict:
         f"{args.overlays_clock} clock)"
     )
     columns = ["case", "error_fraction", "evaluate_s", "overlays_s", "ratio", "errors_s", "errors_no_loops_s"]
-    print(_table(result["cases"], columns + ["n_split", "n_merge", "n_missing_loop", "n_extra_loop"]))
+    regions = ["split_regions", "merge_regions", "missing_loop_regions", "extra_loop_regions"]
+    print(_table(result["cases"], columns + regions))
     print(f"overhead of the overlay step over evaluate_case: {result['overhead']:.1%} (goal <= 25%)")
     print(
         f"evaluate_folders (NIfTI read included) without / with --overlays: {result['folders_evaluate_s']:.3f} s / "

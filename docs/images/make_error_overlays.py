@@ -24,8 +24,9 @@ import numpy as np
 from scipy import ndimage
 
 from monai_topo.cli import main
+from monai_topo.metrics import split_merge_counts
 from monai_topo.topology import error_component_counts, topological_errors
-from monai_topo.visualize import save_error_overlay
+from monai_topo.visualize import save_error_overlay, split_merge_notes
 
 CASE, SIGMA, THRESHOLD = "case_005", 1.0, 0.3
 HERE = Path(__file__).resolve().parent
@@ -53,5 +54,8 @@ if __name__ == "__main__":
     errors = topological_errors(pred, instances, instance_labels=True)
     counts = error_component_counts(errors)
     title = f"{CASE}, instance labels (a merge joins two neurons)"
-    save_error_overlay(HERE / "neuron_instance_errors.png", errors, instances > 0, pred, counts=counts, title=title)
+    notes = split_merge_notes(*split_merge_counts(pred, instances, instance_labels=True))
+    save_error_overlay(
+        HERE / "neuron_instance_errors.png", errors, instances > 0, pred, counts=counts, title=title, notes=notes
+    )
     print(f"wrote {HERE / 'neuron_errors.png'} and {HERE / 'neuron_instance_errors.png'}")

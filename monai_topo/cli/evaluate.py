@@ -16,7 +16,7 @@ name, the other cases are still evaluated, the failures are listed at the end, a
 Example::
 
     monai-topo evaluate --pred preds/ --label labels/ --out results.csv --plot results.png
-    monai-topo evaluate --pred eval/predictions --label data/labels --only-predicted --out results.csv
+    monai-topo evaluate --pred eval/test/predictions --label data/labels --only-predicted --out results.csv
     monai-topo evaluate --pred preds/ --label labels/ --out results.csv --betti-matching
 """
 
@@ -182,7 +182,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--overlays",
         metavar="DIR",
         help="also write DIR/<case>_errors.nii.gz (error classes: 1 split, 2 missed object, 3 merge, 4 spurious "
-        "object, 5/6 other FN/FP, 7/8 missing/extra loop, 9/10 missing/extra cavity) and DIR/<case>_errors.png",
+        "object, 5/6 other FN/FP, 7/8 missing/extra loop, 9/10 missing/extra cavity) and DIR/<case>_errors.png, "
+        "and add the columns <class>_regions (split_regions, ...): connected regions of each class. They count "
+        "places, the splits / merges columns pieces: a gap is one split region whatever it leaves (a ring cut "
+        "twice: 2 split regions, 1 split)",
     )
     add_chunk_arguments(parser)
     parser.set_defaults(func=run)

@@ -3,8 +3,13 @@
 For each evaluated case ``DIR/<case>_errors.nii.gz`` holds the codes of
 :data:`monai_topo.topology.TOPOLOGICAL_ERROR_CODES` (uint8, on the label's grid: its affine and header) and
 ``DIR/<case>_errors.png`` the maximum-intensity projections of label and prediction along the three axes with the
-error classes coloured and a legend of component counts (:func:`monai_topo.visualize.save_error_overlay`). The
-CSV rows of the case get one ``n_<class>`` column per class (components of that class, per label).
+error classes coloured and a legend of error regions per class (:func:`monai_topo.visualize.save_error_overlay`),
+with the case's ``splits`` / ``merges`` under it. The CSV rows of the case get one ``<class>_regions`` column per
+class (:data:`OVERLAY_COLUMNS`: ``split_regions``, ``merge_regions``, ..., per label): the connected components of
+that class's voxels. They count places, not pieces: a ``split`` region is one gap, however many pieces it leaves,
+so ``split_regions`` and the ``splits`` metric (extra pieces per object) differ by definition (a ring cut twice:
+2 and 1; a missed junction of 3 branches: 1 and 2; a gap the prediction goes around: 1 and 0; see
+:func:`monai_topo.visualize.split_merge_notes`).
 
 With several labels, each label's errors are computed on its own binary masks (``pred == k`` vs ``target == k``);
 the NIfTI and the picture show, at each voxel, the most important class over the labels (split, merge, missed,
@@ -30,16 +35,18 @@ from monai_topo.evaluation.case import betti_matching_columns
 from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, topological_errors
 from monai_topo.topology import betti_matching as match_features
 from monai_topo.topology.labelling import MaskLabelling
-from monai_topo.visualize import save_error_overlay
+from monai_topo.visualize import save_error_overlay, split_merge_notes
 
 __all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
 
 logger = logging.getLogger(__name__)
 
-#: CSV column of each error class: ``n_split``, ``n_missed_object``, ...
+#: CSV column of each error class, its number of regions: ``split_regions``, ``missed_object_regions``, ...
 OVERLAY_COLUMNS: dict[int, str] = {
-    code: "n_" + name.replace(" ", "_") for code, name in TOPOLOGICAL_ERROR_CODES.items()
+    code: name.replace(" ", "_") + "_regions" for code, name in TOPOLOGICAL_ERROR_CODES.items()
 }
+# the case's per-object counts (columns of evaluate_case) shown under the legend, summed over its labels
+_PER_OBJECT = ("splits", "merges")
 # most important first: where the labels' maps overlap, the first code listed wins
 _PRIORITY = (1, 3, 2, 4, 7, 8, 9, 10, 5, 6)
 
@@ -94,7 +101,7 @@ def write_case_overlays(
         target: target label map of the same shape.
         label_path: the target's NIfTI file (its affine and header are copied).
         rows: the case's rows of :func:`monai_topo.evaluation.evaluate_case` (one per label); each gets the
-            ``n_<class>`` columns of :data:`OVERLAY_COLUMNS`.
+            ``<class>_regions`` columns of :data:`OVERLAY_COLUMNS`.
         connectivity: foreground connectivity.
         labellings: per label, the :func:`monai_topo.topology.label_mask` of ``pred == k`` and ``target == k``
             (with ``connectivity``) that the evaluation made; labels missing here are labelled again.
@@ -158,6 +165,7 @@ def write_case_overlays(
                     counts=totals,
                     title=case,
                     matchings=matchings if betti_matching else None,
+                    notes=split_merge_notes(*(sum(float(r.get(k, np.nan)) for r in rows) for k in _PER_OBJECT)),
                 )
             finally:
                 nifti.result()

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from monai.handlers import TensorBoardHandler
 
-from monai_topo.evaluation.overlays import overlay_dir_problem, write_case_overlays
+from monai_topo.evaluation.overlays import OVERLAY_COLUMNS, overlay_dir_problem, write_case_overlays
 from monai_topo.io import case_name
 from monai_topo.io.cases import VOLUME_SUFFIXES
-from monai_topo.topology import TOPOLOGICAL_ERROR_CODES, Connectivity, topological_errors
-from monai_topo.visualize import plot_persistence_diagram, render_error_overlay
+from monai_topo.topology import Connectivity, topological_errors
+from monai_topo.metrics import split_merge_counts
+from monai_topo.visualize import plot_persistence_diagram, render_error_overlay, split_merge_notes
 
 __all__ = ["TopologyErrorOverlay", "TopologyErrorOverlaySaver"]
 
@@ -53,8 +54,9 @@ class TopologyErrorOverlay(TensorBoardHandler):
     :func:`monai_topo.topology.topological_errors` of one channel and writes to TensorBoard:
 
     - ``{tag_name}/overlay``: the picture of :func:`monai_topo.visualize.render_error_overlay` (projections of label
-      and prediction with the error classes coloured and their component counts);
-    - ``{tag_name}/n_<class>``: the number of components of each class, as scalars;
+      and prediction with the error classes coloured, their region counts, and the case's splits / merges);
+    - ``{tag_name}/<class>_regions``: the number of regions of each class (``split_regions``, ..., the columns of
+      ``monai_topo.evaluation.overlays.OVERLAY_COLUMNS``), as scalars;
     - ``{tag_name}/diagram`` (with ``prob_key``): the persistence diagram of the item's probabilities
       (``output[index][prob_key]``, e.g. a copy of the softmax output made before ``AsDiscreted``) with the
       label's points and the Hu / spatial matchings (:func:`monai_topo.visualize.plot_persistence_diagram`).
@@ -125,13 +127,13 @@ class TopologyErrorOverlay(TensorBoardHandler):
     def log_case(self, pred: np.ndarray, label: np.ndarray, step: int, engine=None) -> None:
         """Write the overlay, the counts (and the diagram) of one binary ``pred`` / ``label`` pair at ``step``."""
         errors, counts = topological_errors(pred, label, self.connectivity, instance_labels=False, return_counts=True)
-        image, _ = render_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}")
+        notes = split_merge_notes(*split_merge_counts(pred, label, self.connectivity))
+        image, _ = render_error_overlay(errors, label, pred, counts=counts, title=f"epoch {step}", notes=notes)
         self._writer.add_image(f"{self.tag_name}/overlay", image, step, dataformats="HWC")
         for code, count in counts.items():
             if pred.ndim == 2 and code >= 9:
                 continue
-            name = TOPOLOGICAL_ERROR_CODES[code].replace(" ", "_")
-            self._writer.add_scalar(f"{self.tag_name}/n_{name}", count, step)
+            self._writer.add_scalar(f"{self.tag_name}/{OVERLAY_COLUMNS[code]}", count, step)
         if self.prob_key is not None and engine is not None:
             item = engine.state.output[self.index]
             prob = _to_numpy(item[self.prob_key])

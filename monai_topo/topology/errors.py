@@ -476,7 +476,10 @@ def topological_errors(
     code of :data:`TOPOLOGICAL_ERROR_CODES`:
 
     - ``1`` **split**: a critical false negative touching 2 or more kept (correctly predicted) components of its
-      object: its absence disconnects the object.
+      object: filling it joins them. A place, not a piece: one such gap however many kept components it touches,
+      and a gap counts even where the prediction joins the parts some other way (around a loop, through false
+      positives outside the object). :func:`monai_topo.metrics.split_merge_counts` counts pieces instead (a ring
+      cut twice: 2 split regions, 1 split; a missed junction of 3 branches: 1 region, 2 splits).
     - ``2`` **missed object**: a critical false negative touching no kept component of its object.
     - ``3`` **merge**: a critical false positive touching kept components of 2 or more objects.
     - ``4`` **spurious object**: a critical false positive touching no kept component.
@@ -484,7 +487,10 @@ def topological_errors(
       **missing / extra cavity** (3D): a non-critical supervoxel whose correction alone (adding a false
       negative to the prediction, removing a false positive from it) changes the prediction's ``b1`` resp.
       ``b2``: up means the prediction misses a loop / cavity of the target there (a cut ring, a filled hole),
-      down that it has one the target lacks (a hole punched into a solid part, a bridge closing a loop). Since
+      down that it has one the target lacks (a hole punched into a solid part, a bridge closing a loop). The
+      classes are local: a prediction with fewer loops than the target in all can still have an extra loop
+      somewhere (and a loop broken by a critical supervoxel is a split or a missed object, not a missing loop).
+      Since
       ``b1 = b0 + b2 - chi``, the changes are computed for all supervoxels at once: ``b0`` from adjacency (and,
       for a false positive touching several kept components, a small graph), ``chi`` from the cubical cells
       around each supervoxel, ``b2`` from the background components a false positive joins; a false negative

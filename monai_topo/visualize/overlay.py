@@ -16,7 +16,14 @@ import numpy as np
 from monai_topo.topology import BettiMatching
 from monai_topo.topology.errors import TOPOLOGICAL_ERROR_CODES
 
-__all__ = ["ERROR_COLORS", "UNMATCHED_COLORS", "error_projection", "render_error_overlay", "save_error_overlay"]
+__all__ = [
+    "ERROR_COLORS",
+    "UNMATCHED_COLORS",
+    "error_projection",
+    "render_error_overlay",
+    "save_error_overlay",
+    "split_merge_notes",
+]
 
 #: RGB colour (0-1) of each error class; the object-level and loop errors are saturated, the ordinary ones dim
 ERROR_COLORS: dict[int, tuple[float, float, float]] = {
@@ -224,6 +231,7 @@ def _render_indexed(
     title: str | None,
     widen: int,
     matchings: BettiMatching | Sequence[BettiMatching] | None = None,
+    notes: Sequence[str] = (),
 ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """:func:`render_error_overlay` as palette indices (``_PALETTE``)."""
     errors, target, pred = _check_maps(errors, target, pred)
@@ -243,7 +251,8 @@ def _render_indexed(
     legend_w = 230
     panels_w = sum(p.shape[1] * scale for p in pictures) + gap * (len(pictures) - 1)
     panels_h = max(p.shape[0] * scale for p in pictures)
-    height = max(header + panels_h, header + line * (len(entries) + 1)) + margin
+    legend_h = line * (len(entries) + 1) + (line * len(notes) + line // 2 if notes else 0)
+    height = max(header + panels_h, header + legend_h) + margin
     canvas = np.full((height, margin + panels_w + gap + legend_w + margin), _WHITE, np.uint8)
     layout, left = [], margin
     for picture, axis in zip(pictures, axes_):
@@ -262,7 +271,7 @@ def _render_indexed(
             rest = [a for a in range(3) if a != axis]
             _draw_text(canvas, (x, top - 18), f"max over axis {axis} (rows {rest[0]}, cols {rest[1]})")
     x0 = margin + panels_w + gap
-    _draw_text(canvas, (x0, header - 18), "components per class" + (" / features" if unmatched else ""))
+    _draw_text(canvas, (x0, header - 18), "error regions per class" + (" / features" if unmatched else ""))
     for i, (label, index) in enumerate(entries):
         y = header + i * line
         canvas[y : y + swatch + 1, x0 : x0 + swatch + 1] = index
@@ -271,7 +280,31 @@ def _render_indexed(
         width = _draw_text(canvas, (x0 + swatch + 6, y), name + (":" if count else ""))
         if count:
             _draw_text(canvas, (x0 + swatch + 6 + width + 4, y), count)
+    for i, note in enumerate(notes):  # below the entries, e.g. the per-object counts of the same case
+        _draw_text(canvas, (x0, header + (len(entries) + i) * line + line // 2), note)
     return canvas, layout
+
+
+def split_merge_notes(splits: float, merges: float) -> list[str]:
+    """Legend lines (``notes``) of the per-object counts of a case, shown next to its error regions.
+
+    The ``splits`` / ``merges`` of :func:`monai_topo.metrics.split_merge_counts` (the CSV columns of the same
+    names) count pieces: a target object overlapped by ``k`` predicted components adds ``k - 1`` splits, a predicted
+    component overlapping ``k`` objects ``k - 1`` merges. The legend's split / merge *regions* count places: a gap
+    touching two or more correct parts of one object is one region, whatever it leaves (a ring cut twice: 2 regions,
+    1 extra piece; a missed junction of 3 branches: 1 region, 2 extra pieces; a gap the prediction goes around:
+    1 region, no extra piece). A count that is not a number (NaN) is left out.
+
+    Example:
+        >>> split_merge_notes(8, 0.0)
+        ['splits (extra pieces): 8', 'merges (objects joined): 0']
+    """
+    lines = []
+    for name, what, value in (("splits", "extra pieces", splits), ("merges", "objects joined", merges)):
+        value = float(value)
+        if np.isfinite(value):
+            lines.append(f"{name} ({what}): {int(value) if value.is_integer() else round(value, 2)}")
+    return lines
 
 
 def render_error_overlay(
@@ -282,23 +315,27 @@ def render_error_overlay(
     title: str | None = None,
     widen: int = 1,
     matchings: BettiMatching | Sequence[BettiMatching] | None = None,
+    notes: Sequence[str] = (),
 ) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """Picture of the error classes on the projections of target and prediction, with a legend of counts.
 
     A 3D case gets three panels (projections along axes 0, 1, 2, :func:`error_projection`), a 2D one a single
-    panel, magnified by an integer factor (nearest neighbour) to about 256 pixels. The legend lists every class
-    (the cavity classes only in 3D) with its number of components (``counts``, e.g. from
-    :func:`monai_topo.topology.error_component_counts`; omitted when ``None``). Drawn as a palette image with
+    panel, magnified by an integer factor (nearest neighbour) to about 256 pixels. The legend ("error regions per
+    class") lists every class (the cavity classes only in 3D) with its number of regions, the connected components
+    of its voxels (``counts``, e.g. from :func:`monai_topo.topology.error_component_counts`; omitted when
+    ``None``): a *split* region is one gap, however many pieces it leaves, which is what the ``splits`` of
+    :func:`monai_topo.metrics.split_merge_counts` count (e.g. give them as ``notes``). Drawn as a palette image with
     numpy (text from Pillow, cached), so it can be made for every case of an evaluation (a few milliseconds).
 
     Args:
         errors, target, pred: as :func:`error_projection`.
-        counts: components per class code.
+        counts: regions (connected components) per class code.
         title: title line (e.g. the case name).
         widen: as :func:`error_projection`.
         matchings: Betti matchings of the masks (:func:`monai_topo.topology.betti_matching`, one or one per label):
             the birth and death voxels of the unmatched features are marked with crosses, white for the
             prediction's and lime for the target's (:data:`UNMATCHED_COLORS`), and the legend gets their numbers.
+        notes: lines of text under the legend (e.g. ``"splits (extra pieces): 8"``).
 
     Returns:
         ``(image, layout)``: an ``(H, W, 3)`` uint8 RGB array, and per panel ``(top, left, scale)``: pixel
@@ -311,7 +348,7 @@ def render_error_overlay(
         >>> image.dtype, len(layout)
         (dtype('uint8'), 3)
     """
-    canvas, layout = _render_indexed(errors, target, pred, counts, title, widen, matchings)
+    canvas, layout = _render_indexed(errors, target, pred, counts, title, widen, matchings, notes)
     return _PALETTE[canvas], layout
 
 
@@ -324,6 +361,7 @@ def save_error_overlay(
     title: str | None = None,
     widen: int = 1,
     matchings: BettiMatching | Sequence[BettiMatching] | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write the picture of :func:`render_error_overlay` (same arguments) to a PNG file; returns the path.
 
@@ -335,7 +373,7 @@ def save_error_overlay(
     from PIL import Image
 
     path = Path(path)
-    canvas, _ = _render_indexed(errors, target, pred, counts, title, widen, matchings)
+    canvas, _ = _render_indexed(errors, target, pred, counts, title, widen, matchings, notes)
     image = Image.fromarray(canvas, mode="P")
     image.putpalette(_PALETTE.ravel().tolist())
     try:

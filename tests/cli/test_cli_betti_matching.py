@@ -131,7 +131,7 @@ def test_overlays_mark_the_unmatched_features(folders, tmp_path):
     # the CSV: the matching columns first, then the overlay counts; the same values as without --overlays
     header, rows = _read(tmp_path / "b.csv")
     assert header[: len(COLUMNS) + 4] == COLUMNS + list(BETTI_MATCHING_COLUMNS)
-    assert "n_split" in header[len(COLUMNS) + 4 :]
+    assert "split_regions" in header[len(COLUMNS) + 4 :]
     assert [rows["moved", 1][c] for c in BETTI_MATCHING_COLUMNS] == ["2", "2", "0", "0"]
     # the label map is unchanged
     for case in ("moved", "same"):
@@ -144,8 +144,10 @@ def test_overlays_mark_the_unmatched_features(folders, tmp_path):
     assert not topological_errors(_moved() == 2, _label() == 2).any()  # the torus: no error, the cube's map shows
     errors = topological_errors(_moved() == 1, _label() == 1)
     png = imread(str(marked / "moved_errors.png"))[..., :3]
-    image, layout = render_error_overlay(errors, _label() > 0, _moved() > 0, title="moved", matchings=matchings)
-    assert png.shape == image.shape
+    image, layout = render_error_overlay(
+        errors, _label() > 0, _moved() > 0, title="moved", matchings=matchings, notes=["splits", "merges"]
+    )
+    assert png.shape == image.shape  # (the notes under the legend: the case's splits / merges)
     for side, voxels in (
         ("prediction", np.concatenate([matchings[0].pred_births[0], matchings[0].pred_deaths[0]])),
         ("target", np.concatenate([matchings[0].target_births[0], matchings[0].target_deaths[0]])),

@@ -11,8 +11,9 @@ import pytest
 from matplotlib.image import imread
 
 from monai_topo.cli import evaluate
+from monai_topo.metrics import split_merge_counts
 from monai_topo.topology import topological_errors
-from monai_topo.visualize import render_error_overlay
+from monai_topo.visualize import render_error_overlay, split_merge_notes
 from monai_topo.visualize.overlay import ERROR_COLORS
 from tests.cli.cli_helpers import run_command, save_nifti
 
@@ -74,13 +75,14 @@ def test_csv_counts(evaluated):
     with open(out) as handle:
         rows = {r["case"]: r for r in csv.DictReader(handle)}
     tubes = rows["tubes"]
-    assert (tubes["n_split"], tubes["n_merge"], tubes["n_spurious_object"], tubes["n_missed_object"]) == (
+    columns = ("split_regions", "merge_regions", "spurious_object_regions", "missed_object_regions")
+    assert tuple(tubes[c] for c in columns) == (
         "1",
         "1",
         "1",
         "0",
     )
-    assert rows["flat"]["n_missing_loop"] == "1" and rows["flat"]["n_split"] == "0"
+    assert rows["flat"]["missing_loop_regions"] == "1" and rows["flat"]["split_regions"] == "0"
 
 
 def test_png_colours_where_errors_project(evaluated):
@@ -88,7 +90,8 @@ def test_png_colours_where_errors_project(evaluated):
     _, _, overlays = evaluated
     png = imread(str(overlays / "tubes_errors.png"))[..., :3]
     errors = topological_errors(_pred_3d() > 0, _label_3d() > 0)
-    image, layout = render_error_overlay(errors, _label_3d() > 0, _pred_3d() > 0, counts={}, title="tubes")
+    notes = split_merge_notes(*split_merge_counts(_pred_3d() > 0, _label_3d() > 0))
+    image, layout = render_error_overlay(errors, _label_3d() > 0, _pred_3d() > 0, counts={}, title="tubes", notes=notes)
     assert png.shape == image.shape  # the same picture as the renderer's
     for code, voxel in ((1, (2, 2, 6)), (3, (5, 2, 14)), (4, (10, 10, 3))):
         for (top, left, scale), axis in zip(layout, range(3)):
@@ -176,3 +179,69 @@ def test_overlays_in_a_forked_process_after_the_parent(tmp_path):
         np.asarray(nib.load(parent / "tubes_errors.nii.gz").dataobj),
         np.asarray(nib.load(child_dir / "tubes_errors.nii.gz").dataobj),
     )
+
+
+def _two_splits_one_piece() -> tuple[np.ndarray, np.ndarray]:
+    """A ring cut on two sides: 2 pieces (splits 1), 2 gaps (split regions 2)."""
+    label = np.zeros((12, 12), np.uint8)
+    label[2:10, 2:10] = 1
+    label[4:8, 4:8] = 0
+    pred = label.copy()
+    pred[2:4, 5] = 0
+    pred[8:10, 5] = 0
+    return pred, label
+
+
+def _gap_with_a_detour() -> tuple[np.ndarray, np.ndarray]:
+    """A bar with a gap that the prediction goes around: 1 piece (splits 0), 1 gap (split regions 1)."""
+    label = np.zeros((10, 12), np.uint8)
+    label[5, 1:11] = 1
+    pred = label.copy()
+    pred[5, 5] = 0
+    pred[4, 4:7] = 1
+    return pred, label
+
+
+def _junction_missed() -> tuple[np.ndarray, np.ndarray]:
+    """A T whose junction is missed: 3 pieces (splits 2), 1 gap (split regions 1)."""
+    label = np.zeros((12, 12), np.uint8)
+    label[5, 1:11] = 1
+    label[5:11, 5] = 1
+    pred = label.copy()
+    pred[5, 4:7] = 0
+    pred[6, 5] = 0
+    return pred, label
+
+
+def test_split_regions_and_splits_are_two_counts_defined_in_the_csv_header_and_legend(tmp_path, monkeypatch):
+    """Issue 18.13: the overlay's count of split *regions* (gaps, where to mend) and the ``splits`` metric (extra
+    pieces per object) differ by definition; the CSV names them apart and the picture shows both."""
+    import monai_topo.visualize.overlay as overlay
+
+    drawn: list[str] = []
+    draw = overlay._draw_text
+
+    def record(canvas, xy, text, size=13):
+        drawn.append(text)
+        return draw(canvas, xy, text, size)
+
+    monkeypatch.setattr(overlay, "_draw_text", record)
+    pred_dir, label_dir = tmp_path / "pred", tmp_path / "label"
+    cases = {"ring": _two_splits_one_piece(), "detour": _gap_with_a_detour(), "junction": _junction_missed()}
+    for name, (pred, label) in cases.items():
+        save_nifti(pred_dir / f"{name}.nii.gz", pred[..., None])
+        save_nifti(label_dir / f"{name}.nii.gz", label[..., None])
+    out, overlays = tmp_path / "r.csv", tmp_path / "overlays"
+    argv = ["evaluate", "--pred", str(pred_dir), "--label", str(label_dir), "--out", str(out)]
+    assert run_command(evaluate, argv + ["--overlays", str(overlays), "--no-progress", "--workers", "1"]) == 0
+    with open(out) as handle:
+        reader = csv.DictReader(handle)
+        header, rows = reader.fieldnames, {r["case"]: r for r in reader}
+    assert "split_regions" in header and "merge_regions" in header and "extra_loop_regions" in header
+    assert not [c for c in header if c.startswith("n_")]
+    counts = {name: (int(rows[name]["split_regions"]), int(float(rows[name]["splits"]))) for name in cases}
+    assert counts == {"ring": (2, 1), "detour": (1, 0), "junction": (1, 2)}
+    text = " | ".join(drawn)
+    assert "error regions per class" in text
+    assert "splits (extra pieces):" in text and "merges (objects joined):" in text
+    assert drawn.count("split:") == 3  # the legend entry of each case's picture

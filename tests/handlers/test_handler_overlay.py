@@ -40,8 +40,8 @@ def test_image_event_each_epoch(tmp_path, ndim):
     images = acc.Images("topology_errors/overlay")
     assert [e.step for e in images] == [1, 2]  # once per epoch, not per iteration
     assert images[0].width > 300 and images[0].height > 100
-    assert [e.value for e in acc.Scalars("topology_errors/n_split")] == [1.0, 1.0]
-    assert [e.value for e in acc.Scalars("topology_errors/n_merge")] == [0.0, 0.0]
+    assert [e.value for e in acc.Scalars("topology_errors/split_regions")] == [1.0, 1.0]
+    assert [e.value for e in acc.Scalars("topology_errors/merge_regions")] == [0.0, 0.0]
     assert ("topology_errors/diagram" in acc.Tags()["images"]) == (ndim == 2)
 
 

@@ -359,3 +359,28 @@ def test_neuron_case_with_labellings_against_exact_betti(seed):
         assert code == (expected or (6 if pred[mask][0] else 5)), (label, code, change)
         checked += 1
     assert checked > 10
+
+
+def test_loop_classes_are_local_an_extra_loop_where_the_prediction_has_fewer_loops():
+    """Issue 18.13: two filled holes (missing loops) and a closed gap (an extra loop) in one prediction: fewer
+    loops than the label in all (1 vs 2) and still an extra-loop region, the loop the prediction has and the label
+    lacks (removing it from the prediction, or adding it to the label, changes b1 by one in opposite senses)."""
+
+    def ring(mask, top, left):
+        mask[top : top + 5, left : left + 5] = True
+        mask[top + 1 : top + 4, left + 1 : left + 4] = False
+
+    label = np.zeros((9, 30), bool)
+    for left in (1, 9, 17):
+        ring(label, 2, left)
+    label[4, 21] = False  # the third ring is open: a C
+    pred = label.copy()
+    pred[3:6, 2:5] = pred[3:6, 10:13] = True  # two holes filled
+    pred[4, 21] = True  # the C closed
+    assert betti_numbers(pred)[1] == 1 < betti_numbers(label)[1] == 2
+    errors = topological_errors(pred, label)
+    counts = error_component_counts(errors)
+    assert counts[7] == 2 and counts[8] == 1 and counts[1] == counts[3] == 0
+    extra = errors == 8
+    assert extra.sum() == 1 and extra[4, 21]
+    assert betti_numbers(pred & ~extra)[1] == 0 and betti_numbers(label | extra)[1] == 3
