@@ -124,11 +124,11 @@ def test_label_values_option_and_its_old_name(bundle_folders, tmp_path, caplog):
 
 def test_each_mask_labelled_once_per_case(monkeypatch):
     """Betti numbers, Betti errors and splits / merges come from one labelling of each label's masks."""
-    from monai_topo.evaluation import case
+    from monai_topo.evaluation import case, labels
 
     calls = []
-    original = case.label_mask
-    monkeypatch.setattr(case, "label_mask", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = labels.label_mask  # (each label is measured by monai_topo.evaluation.labels, on its box)
+    monkeypatch.setattr(labels, "label_mask", lambda *a, **k: calls.append(1) or original(*a, **k))
     rows = case.evaluate_case(_ring(), np.ones((10, 10, 4), np.uint8))
     assert len(calls) == 2  # prediction and label of the one label, once each
     assert rows[0]["betti_error_b1"] == 1 and rows[0]["pred_b1"] == 1 and rows[0]["label_b1"] == 0

@@ -10,11 +10,14 @@ read, and that every number equals the label-by-label computation on whole masks
 
 from __future__ import annotations
 
+import tracemalloc
+
 import dask
 import numpy as np
 import pytest
 from scipy import ndimage
 
+import monai_topo.topology.labelling as labelling_module
 from monai_topo.evaluation import betti_table, betti_table_chunked, evaluate_case, evaluate_case_chunked
 from monai_topo.metrics import centerline_dice
 from monai_topo.metrics.connectivity_error import split_merge_counts
@@ -51,12 +54,17 @@ def _instances(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
     return out
 
 
-def _perturbed(target: np.ndarray, seed: int) -> np.ndarray:
+def _perturbed(target: np.ndarray, seed: int, stray: int = 20) -> np.ndarray:
+    """A prediction: breaks, voxels taking a neighbour's label (merges at the borders, pieces of one object in
+    another), and ``stray`` voxels of random labels anywhere (boxes as large as the image)."""
     rng = np.random.default_rng(seed)
     pred = target.copy()
     pred[rng.random(target.shape) < 0.08] = 0  # breaks
-    noise = rng.random(target.shape) < 0.02
-    pred[noise] = rng.choice(np.unique(target), size=int(noise.sum()))  # merges, spurious pieces, other labels
+    near = rng.random(target.shape) < 0.05
+    shifted = np.roll(target, tuple(rng.integers(-2, 3, size=target.ndim)), axis=tuple(range(target.ndim)))
+    pred[near] = shifted[near]
+    where = tuple(rng.integers(0, n, size=stray) for n in target.shape)
+    pred[where] = rng.choice(np.unique(target), size=stray)
     return pred
 
 
@@ -146,6 +154,65 @@ def test_label_values_of_any_type_and_sign(dtype):
     expected = sorted(int(v) for v in np.unique(volume) if v != 0)
     assert [r[0] for r in rows] == expected
     assert all(r[2:] == betti_numbers(volume == r[0]).tolist() + [euler_characteristic(volume == r[0])] for r in rows)
+
+
+def _labelled_voxels(monkeypatch) -> list[int]:
+    """Record the size of every array the connected-component labelling sees."""
+    sizes: list[int] = []
+    real = labelling_module.label_components
+
+    def recording(mask, *args, **kwargs):
+        sizes.append(int(np.size(mask)))
+        return real(mask, *args, **kwargs)
+
+    monkeypatch.setattr(labelling_module, "label_components", recording)
+    return sizes
+
+
+def _box_voxels(*volumes: np.ndarray) -> int:
+    """Voxels of every label's bounding box in any of ``volumes``, one voxel wider on each side (clipped)."""
+    total = 0
+    for k in np.unique(np.concatenate([np.unique(v) for v in volumes])):
+        if k == 0:
+            continue
+        where = np.argwhere(np.logical_or.reduce([v == k for v in volumes]))
+        lo, hi = np.maximum(where.min(0) - 1, 0), np.minimum(where.max(0) + 2, volumes[0].shape)
+        total += int(np.prod(hi - lo))
+    return total
+
+
+def test_evaluate_labels_boxes_not_the_whole_volume_per_label(monkeypatch):
+    target = _instances((40, 40, 40), 300, seed=7)
+    pred = _perturbed(target, seed=8, stray=0)  # (a label with stray voxels far away has a box as large as the image)
+    n_labels = len(np.union1d(np.unique(pred), np.unique(target))) - 1
+    assert n_labels > 150
+    sizes = _labelled_voxels(monkeypatch)
+    evaluate_case(pred, target, num_workers=1)
+    # foreground and background of both masks of each label, on the label's box: 4 labellings of the whole volume
+    # per label before (4 * 303 * 40^3 = 78 million voxels)
+    assert sum(sizes) <= 4 * _box_voxels(pred, target), (sum(sizes), _box_voxels(pred, target))
+    assert sum(sizes) < 0.1 * 4 * n_labels * target.size
+
+
+def test_betti_table_labels_boxes_not_the_whole_volume_per_label(monkeypatch):
+    volume = _instances((40, 40, 40), 300, seed=9)
+    sizes = _labelled_voxels(monkeypatch)
+    betti_table(volume)
+    assert sum(sizes) <= 2 * _box_voxels(volume), (sum(sizes), _box_voxels(volume))
+    assert sum(sizes) < 0.1 * 2 * (len(np.unique(volume)) - 1) * volume.size
+
+
+def test_evaluate_memory_does_not_grow_with_the_labels():
+    """No one-hot array: 300 labels on 48^3 used to allocate ~10 bytes per voxel and label (~330 MB)."""
+    target = _instances((48, 48, 48), 300, seed=11)
+    pred = _perturbed(target, seed=12, stray=0)
+    tracemalloc.start()
+    try:
+        evaluate_case(pred, target, num_workers=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 * target.size, peak  # ~2.7 MB here; the int32 inputs are 0.44 MB each
 
 
 # ------------------------------------------------------------------------------------------------ chunked
