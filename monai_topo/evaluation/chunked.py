@@ -316,7 +316,8 @@ def _label_measures(
         region = regions[value]
         first = [int(np.searchsorted(starts[a], s.start, "right")) - 1 for a, s in enumerate(region)]
         last = [int(np.searchsorted(starts[a], s.stop, "left")) for a, s in enumerate(region)]
-        crop = tuple(slice(s.start - starts[a][i], s.stop - starts[a][i]) for a, (s, i) in enumerate(zip(region, first)))
+        origin = [int(starts[a][i]) for a, i in enumerate(first)]
+        crop = tuple(slice(s.start - o, s.stop - o) for s, o in zip(region, origin))
         pieces = [_nested(b, tuple(slice(i, j) for i, j in zip(first, last))) for b in blocks]
         tasks.append(task(pieces, crop, value, connectivity))
     # one compute: a chunk that several labels touch is read once for all of them
@@ -353,8 +354,8 @@ def betti_table_chunked(
     values = sorted(found) if selected is None else [int(k) for k in selected]
     rows = []
     for value in values:
-        m = found.get(value) or MaskMeasures(0, np.zeros(volume.ndim, np.int64))
-        rows.append([value, m.voxels, *m.betti.tolist(), m.euler])  # type: ignore[union-attr]
+        m: Any = found.get(value) or MaskMeasures(0, np.zeros(volume.ndim, np.int64))
+        rows.append([value, m.voxels, *m.betti.tolist(), m.euler])
     return tuple(volume.shape), rows
 
 
@@ -396,6 +397,6 @@ def evaluate_case_chunked(
     found = _label_measures([pred, target], connectivity, progress, names)
     rows = []
     for label in sorted(found) if labels is None else [int(k) for k in labels]:
-        m = found.get(label) or PairMeasures.empty(pred.ndim, float("nan"))
-        rows.append(case_row(label, pred.ndim, m.dice, m.pred.betti, m.target.betti, float("nan"), m.splits, m.merges))  # type: ignore[union-attr]
+        m: Any = found.get(label) or PairMeasures.empty(pred.ndim, float("nan"))
+        rows.append(case_row(label, pred.ndim, m.dice, m.pred.betti, m.target.betti, float("nan"), m.splits, m.merges))
     return rows

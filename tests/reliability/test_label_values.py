@@ -77,3 +77,29 @@ def test_evaluate_fails_the_case_with_1e20(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 1 and "-9223372036854775808" not in out.read_text()
     assert "a.nii.gz" in printed[printed.index("failed cases:") :]
+def _scaled_pair(tmp_path):
+    pred, label = tmp_path / "pred", tmp_path / "label"
+    tube = np.zeros((10, 10, 6), np.uint8)
+    tube[2:8, 4:6, 1:5] = 1
+    save_nifti(pred / "scaled.nii.gz", tube)  # 0 / 1
+    save_nifti(label / "scaled.nii.gz", tube * 255)  # 0 / 255: the same object, other value
+    save_nifti(pred / "fine.nii.gz", tube)
+    save_nifti(label / "fine.nii.gz", tube)
+    return pred, label
+
+
+@pytest.mark.parametrize("extra", [[], ["--chunks", "5"]], ids=["in-memory", "chunked"])
+def test_disjoint_label_values_warn(tmp_path, caplog, extra):
+    pred, label = _scaled_pair(tmp_path)
+    out = tmp_path / "r.csv"
+    argv = ["evaluate", "--pred", str(pred), "--label", str(label), "--out", str(out), "--no-progress", *extra]
+    with caplog.at_level(logging.WARNING):
+        assert run_command(evaluate, argv) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    scaled = [m for m in warnings if "scaled" in m]
+    assert len(scaled) == 1, warnings
+    assert "[1]" in scaled[0] and "[255]" in scaled[0] and "no label value in common" in scaled[0]
+    assert not [m for m in warnings if "fine" in m]
+    with open(out, newline="") as f:
+        dice = {(r["case"], r["label"]): float(r["dice"]) for r in csv.DictReader(f)}
+    assert dice[("scaled", "1")] == 0.0 and dice[("scaled", "255")] == 0.0 and dice[("fine", "1")] == 1.0
