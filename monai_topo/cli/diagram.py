@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from monai_topo.cli.options import add_connectivity_argument
-from monai_topo.io import VolumeError, read_label_volume, read_probability_map
+from monai_topo.io import VolumeError, output_problem, read_label_volume, read_probability_map
 from monai_topo.visualize import plot_persistence_diagram
 
 __all__ = ["register", "run"]
@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 def run(args: argparse.Namespace) -> int:
     """Plot the diagram; returns 0, 1 for unreadable or mismatched inputs, 2 for an output that cannot be written."""
     out = Path(args.out)
-    if out.is_dir():
-        logger.error("--out %s is a folder; give a .png file name.", out)
+    inputs = {"FILE": args.file, **({"--label": args.label} if args.label else {})}
+    if problem := output_problem(out, inputs=inputs):  # before anything is read: never over an input
+        logger.error("--out: %s; nothing was computed.", problem)
         return 2
     try:
         values, _ = read_probability_map(args.file)

@@ -10,8 +10,12 @@ Betti matching error, summed and per dimension (about three times the cost of th
 evaluated chunk by chunk), and with ``--overlays`` marks the unmatched features in the pictures.
 
 A missing partner, a shape or affine mismatch, or an unreadable file fails that case only: it is logged by
-name, the other cases are still evaluated, the failures are listed at the end, and the exit code is 1. An output
-(``--out`` / ``--plot``) that cannot be written is found before anything is evaluated (exit code 2).
+name, the other cases are still evaluated, the failures are listed at the end, and the exit code is 1. Every output
+(``--out``, ``--plot``, ``--overlays``) goes through one check before anything is read
+(:func:`monai_topo.io.output_problem`, exit code 2): it may not be an input or a volume file in an input folder
+(the next run would read it as a case), ``--plot`` must name a picture format matplotlib writes, and each must be
+writable (``/proc``, ``/dev/full`` are found then, not after the evaluation). A ``--scheduler`` that does not answer
+as a dask scheduler within ``--scheduler-timeout`` seconds is exit code 2 too.
 
 Example::
 
@@ -24,73 +28,62 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
-from monai_topo.cli.options import add_chunk_arguments, add_connectivity_argument, chunk_size
+from monai_topo.cli.options import add_chunk_arguments, add_connectivity_argument, chunk_size, positive_int
 from monai_topo.evaluation import evaluate_folders, summarise, write_csv, write_plot
-from monai_topo.evaluation.report import format_table
-from monai_topo.evaluation.chunked import scheduler
-from monai_topo.evaluation.overlays import overlay_dir_problem
+from monai_topo.evaluation.chunked import SchedulerError, scheduler
+from monai_topo.evaluation.report import format_table, plot_formats
+from monai_topo.io import output_problem
 
 __all__ = ["register", "run"]
 
 logger = logging.getLogger(__name__)
 
 
-def _output_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be written (its folder is created if missing), or ``None``; nothing is written to it."""
-    if path.is_dir():
-        return f"{path} is a folder; give a file name"
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a folder, so {path} cannot be created"
-            break
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a regular file in the way, a read-only parent ...
-        return f"cannot create the folder {path.parent} ({type(e).__name__}: {e})"
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"{path} is not writable (permission denied)"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the CSV (and plot), print the summary.
 
-    Returns 1 if any case failed, 2 for bad folders or an output that cannot be written (checked before the
-    evaluation starts, and again when writing).
+    Returns 1 if any case failed, 2 for bad folders, an output that cannot be written (checked before the
+    evaluation starts, and again when writing) or a ``--scheduler`` that cannot be used.
     """
     pred_dir, label_dir = Path(args.pred), Path(args.label)
     for what, folder in (("--pred", pred_dir), ("--label", label_dir)):
         if not folder.is_dir():
             logger.error("%s %s is not a folder.", what, folder)
             return 2
-    for what, target in (("--out", args.out), ("--plot", args.plot)):
-        problem = _output_problem(Path(target)) if target else None
+    # every output, once, before anything is read: not an input, not read as one, writable, a picture format
+    inputs = {"--pred folder": pred_dir, "--label folder": label_dir}
+    outputs: dict[str, str] = {}
+    for option, target in (("--out", args.out), ("--plot", args.plot), ("--overlays", args.overlays)):
+        if not target:
+            continue
+        formats = plot_formats() if option == "--plot" else None
+        problem = output_problem(target, inputs=inputs, folder=option == "--overlays", formats=formats, outputs=outputs)
         if problem:
-            logger.error("%s: %s; nothing was evaluated.", what, problem)
+            logger.error("%s: %s; nothing was evaluated.", option, problem)
             return 2
+        outputs[option] = target
     overlays = Path(args.overlays) if args.overlays else None
-    if overlays is not None and (problem := overlay_dir_problem(overlays)):
-        logger.error("--overlays: %s; nothing was evaluated.", problem)
+    try:
+        with scheduler(args.scheduler, args.scheduler_timeout):
+            rows, failures = evaluate_folders(
+                pred_dir,
+                label_dir,
+                labels=args.label_values,
+                connectivity=args.connectivity,
+                num_workers=args.workers,
+                progress=not args.no_progress,
+                chunks=chunk_size(args.chunks),
+                level=args.level,
+                overlays=overlays,
+                pred_postfix=args.pred_postfix,
+                only_predicted=args.only_predicted,
+                betti_matching=args.betti_matching,
+            )
+    except SchedulerError as e:  # nothing answering, or not a dask scheduler, within --scheduler-timeout
+        logger.error("--scheduler: %s; nothing was evaluated.", e)
         return 2
-    with scheduler(args.scheduler):
-        rows, failures = evaluate_folders(
-            pred_dir,
-            label_dir,
-            labels=args.label_values,
-            connectivity=args.connectivity,
-            num_workers=args.workers,
-            progress=not args.no_progress,
-            chunks=chunk_size(args.chunks),
-            level=args.level,
-            overlays=overlays,
-            pred_postfix=args.pred_postfix,
-            only_predicted=args.only_predicted,
-            betti_matching=args.betti_matching,
-        )
     write_error = False
     try:
         write_csv(rows, Path(args.out))
@@ -176,7 +169,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "default: it costs about twice the rest of the evaluation. Not computed chunk by chunk: NaN for Zarr and "
         "large volumes. With --overlays the pictures mark the unmatched features' birth and death voxels",
     )
-    parser.add_argument("--workers", type=int, default=None, help="threads per case (default: one per CPU core)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=None, help="threads per case, >= 1 (default: one per CPU core)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--overlays",

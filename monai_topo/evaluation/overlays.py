@@ -137,9 +137,10 @@ def write_case_overlays(
         row.update({OVERLAY_COLUMNS[code]: count for code, count in counts.items()})
         totals = {code: totals[code] + count for code, count in counts.items()}
         maps.append(errors)
-    if not np.any(pred):
+    pred_empty, target_empty = not np.any(pred), not np.any(target)
+    if pred_empty and not target_empty:  # both empty: a correct empty prediction, told once by the evaluation
         logger.warning("case %s: the prediction is empty: every target object is a missed object.", case)
-    if not np.any(target):
+    if target_empty and not pred_empty:
         logger.warning("case %s: the label %s is empty: every predicted object is spurious.", case, label_path)
     combined = _combine(maps) if maps else np.zeros(target.shape, np.uint8)
     nifti_path, png_path = folder / f"{case}_errors.nii.gz", folder / f"{case}_errors.png"

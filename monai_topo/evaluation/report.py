@@ -10,7 +10,7 @@ import numpy as np
 
 from monai_topo.evaluation.case import BETTI_MATCHING_COLUMNS, MAX_DIMS
 
-__all__ = ["COLUMNS", "format_table", "summarise", "write_csv", "write_plot"]
+__all__ = ["COLUMNS", "format_table", "plot_formats", "summarise", "write_csv", "write_plot"]
 
 #: the CSV columns, in order (``--betti-matching`` adds :data:`monai_topo.evaluation.case.BETTI_MATCHING_COLUMNS`
 #: after them, ``--overlays`` one ``n_<class>`` column per error class)
@@ -60,6 +60,18 @@ def summarise(rows: Sequence[dict[str, object]]) -> tuple[list[str], list[list[o
             line.append(float(np.mean(values)) if values else None)
         table.append(line)
     return headers, table
+
+
+def plot_formats() -> frozenset[str]:
+    """The file endings :func:`write_plot` writes (matplotlib's formats), lower case without the dot.
+
+    Example:
+        >>> {"png", "pdf", "svg"} <= plot_formats() and "txt" not in plot_formats()
+        True
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return frozenset(FigureCanvasBase.get_supported_filetypes())
 
 
 def write_plot(rows: Sequence[dict[str, object]], path: Path) -> None:
