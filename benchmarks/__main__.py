@@ -159,6 +159,18 @@ def _section_evaluate_betti_matching(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_labels(args: argparse.Namespace) -> dict:
+    from benchmarks.labels import benchmark_labels
+
+    result = benchmark_labels(size=args.labels_size, labels=args.labels_count)
+    print(
+        f"\n## many labels: 1 label vs {result['labels']} labels of one {result['size']}^3 volume (each operation in a "
+        f"fresh process, best of 2; Zarr chunks {result['chunks']}^3; goal: <= 2 GB and <= 10x the one-label time)"
+    )
+    print(_table(result["rows"], ["operation", "labels", "seconds", "ratio", "peak_mb", "above_import_mb"]))
+    return result
+
+
 SECTIONS = {
     "topology": _section_topology,
     "supervoxel": _section_supervoxel,
@@ -169,6 +181,7 @@ SECTIONS = {
     "chunked": _section_chunked,
     "betti-matching": _section_betti_matching,
     "evaluate-betti-matching": _section_evaluate_betti_matching,
+    "labels": _section_labels,
 }
 
 
@@ -191,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunked-time-size", type=int, default=512, help="side of the chunked vs in-memory mask")
     parser.add_argument("--chunked-memory-size", type=int, default=1024, help="side of the Zarr mask (peak RSS)")
     parser.add_argument("--chunked-chunks", type=int, default=128, help="chunk side for the chunked section")
+    parser.add_argument("--labels-size", type=int, default=128, help="side of the many-labels volume")
+    parser.add_argument("--labels-count", type=int, default=1000, help="instance labels of the many-labels volume")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 
