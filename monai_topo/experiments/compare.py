@@ -570,8 +570,9 @@ def _trained(
     if record_file.is_file():
         record = _read_record(record_file)
         if record.get("key") == key and record.get("status") == "trained":
-            logger.info("%s: trained earlier, not trained again (%s)", run_dir.relative_to(run_dir.parents[2]), run_dir)
+            logger.info("%s: trained already, reused (%s)", run_dir.relative_to(run_dir.parents[2]), run_dir)
             return record
+    logger.info("%s seed %d: training %d epochs in %s", label, key["seed"], epochs, run_dir)
     epoch_bar = tqdm(total=epochs, desc=f"  {label} s{key['seed']}", unit="epoch", leave=False,
                      disable=not progress, position=1)  # fmt: skip
     try:
