@@ -1182,6 +1182,7 @@ def _linking_words(
 
 _LINKING_DENSE_WORDS = 1 << 22  # at most this many words of running XORs at once (32 MB)
 _LINKING_PAIR_COST = 10  # the time of one enumerated pair, in running-XOR words
+_LINKING_PAIRS_AT_ONCE = 1 << 21  # at most about this many enumerated pairs at once (16 MB each array)
 
 
 def _linking_dense(
@@ -1276,17 +1277,35 @@ def _linking_pairs(
         return None
     by_rows = per_row <= per_col
     keep = by_rows[r_g]
-    at, own = _expand_runs(r_a[keep], r_len[keep], r_own[keep], 1)
-    codes = [own * ncols + col_at[at]]
+    r_a, r_len, r_own = r_a[keep], r_len[keep], r_own[keep]
     keep = ~by_rows[c_g]
-    at, own = _expand_runs(c_a[keep], c_len[keep], c_own[keep], 1)
-    codes.append(row_at[at] * ncols + own)
-    code = np.sort(np.concatenate(codes))
-    if len(code) == 0:
-        return code
-    start = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    odd = np.diff(np.append(start, len(code))) % 2 == 1
-    return code[start[odd]]
+    c_g, c_lo, c_hi, c_own, c_a, c_len = c_g[keep], c_lo[keep], c_hi[keep], c_own[keep], c_a[keep], c_len[keep]
+    # in ranges of rows (about equal numbers of edges), each reduced on its own: bounded memory
+    chunks = max(1, -(-int(np.minimum(per_row, per_col).sum()) // _LINKING_PAIRS_AT_ONCE))
+    ordered_rows = np.sort(e_row)
+    cuts = np.unique(np.r_[ordered_rows[(np.arange(1, chunks) * len(e_row)) // chunks], ordered_rows[-1] + 1])
+    out, first_row = [], 0
+    for last_row in cuts.tolist():
+        if chunks == 1:
+            rows_in, cols_a, cols_len = row_at, c_a, c_len
+            sel = slice(None)
+        else:
+            in_range = (row_at >= first_row) & (row_at < last_row)
+            keys_in, rows_in = e_key[in_range], row_at[in_range]
+            cols_a = np.searchsorted(keys_in, c_g * span + c_lo)
+            cols_len = np.searchsorted(keys_in, c_g * span + c_hi) - cols_a
+            sel = (r_own >= first_row) & (r_own < last_row)
+        at, own = _expand_runs(r_a[sel], r_len[sel], r_own[sel], 1)
+        codes = [own * ncols + col_at[at]]
+        at, own = _expand_runs(cols_a, cols_len, c_own, 1)
+        codes.append(rows_in[at] * ncols + own)
+        code = np.sort(np.concatenate(codes))
+        del codes, at, own
+        if len(code):
+            start = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+            out.append(code[start[np.diff(np.append(start, len(code))) % 2 == 1]])
+        first_row = last_row
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _pivot_rows(row: np.ndarray, at: np.ndarray, bits: np.ndarray, nrows: int) -> np.ndarray:
