@@ -22,8 +22,8 @@ from monai_topo.data import make_dataset
 from tests.bundle.bundle_utils import BUNDLES, KINDS, TINY_TRAIN, config_file, make_workflow, preserved_root_logging
 from tests.bundle.test_bundle_multi_gpu import _INFRA_ERRORS, _run_torchrun
 
-#: 2 epochs, the topological term from the second one (so the loss counters matter), validation at the end only
-FIRST_RUN: dict[str, Any] = {**TINY_TRAIN, "epochs": 2, "val_interval": 2, "topology_warmup": 1}
+# the term on from epoch 2 (lambda_topology 0.5: the placenta bundle ships with the term off), so resuming restores it too
+FIRST_RUN: dict[str, Any] = {**TINY_TRAIN, "epochs": 2, "val_interval": 2, "topology_warmup": 1, "lambda_topology": 0.5}
 
 
 def _workflow(bundle: str, root: Path, **override: Any):
