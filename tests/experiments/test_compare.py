@@ -98,3 +98,16 @@ def test_unknown_configuration_fails_before_training(tmp_path, caplog):
     assert _compare(tmp_path / "out", ["dicece", "no-such-loss"]) == 2
     assert "unknown configuration 'no-such-loss'" in caplog.text
     assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_run_record_is_named_before_training(tmp_path, caplog):
+    """A run.json that is not JSON, or JSON but not an object (was an AttributeError): exit 2 naming the file."""
+    for text in ("{not json", "[1, 2]"):
+        out = tmp_path / f"out_{len(text)}"
+        record = out / "runs/dicece/seed_0/run.json"
+        record.parent.mkdir(parents=True)
+        record.write_text(text)
+        caplog.clear()
+        assert _compare(out, ["dicece"]) == 2
+        assert str(record) in caplog.text and "delete its folder" in caplog.text
+        assert not (record.parent / "train.log").exists()  # nothing was trained
