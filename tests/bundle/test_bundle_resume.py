@@ -22,7 +22,7 @@ from monai_topo.data import make_dataset
 from tests.bundle.bundle_utils import BUNDLES, KINDS, TINY_TRAIN, config_file, make_workflow, preserved_root_logging
 from tests.bundle.test_bundle_multi_gpu import _INFRA_ERRORS, _run_torchrun
 
-# the term on from epoch 2 (lambda_topology 0.5: the placenta bundle ships with the term off), so resuming restores it too
+# the term on from epoch 2 (lambda_topology 0.5: both bundles ship with their term off), so resuming restores it too
 FIRST_RUN: dict[str, Any] = {**TINY_TRAIN, "epochs": 2, "val_interval": 2, "topology_warmup": 1, "lambda_topology": 0.5}
 
 

@@ -123,7 +123,7 @@ def test_readme_demo_figures_say_what_varies():
     text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     figures = text.index("merges (per case) 0.00 0.00 .. 0.00")
     after = text[figures : figures + 600]
-    assert "thread count" in after and "BLAS" in after and "CPU" in after and "0.837" in after
+    assert "thread count" in after and "BLAS" in after and "CPU" in after and "not the same digits" in after
 
 
 def test_readme_evaluate_example_runs_on_the_demos_folders(tmp_path, monkeypatch):
