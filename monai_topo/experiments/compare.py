@@ -386,6 +386,12 @@ def _check_budget(configs: Sequence[Configuration], common: Mapping[str, Any], t
                 )
         weight = _setting("lambda_topology", configuration, common, train)
         warmup = _setting("topology_warmup", configuration, common, train)
+        if not weight and any(k.startswith("loss#topology_loss") for k in configuration.overrides):
+            raise ValueError(
+                f"configuration {configuration.name!r} sets a topological term (loss#topology_loss) but its weight "
+                f"lambda_topology is {weight!r}, so it would train exactly like 'dicece' (the bundles ship 0). Add "
+                '"lambda_topology": <weight> to its overrides.'
+            )
         if weight and warmup is not None and warmup >= epochs:
             raise ValueError(
                 f"configuration {configuration.name!r} would never switch its topological term on: topology_warmup="
@@ -393,6 +399,17 @@ def _check_budget(configs: Sequence[Configuration], common: Mapping[str, Any], t
                 "lower --override topology_warmup=N (or use --quick, which sets both)."
             )
     return int(epochs)
+
+
+def _effective_overrides(overrides: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the top-level keys that equal the bundle's own value: configurations that train the
+    same thing (``dicece`` and ``bundle`` of a bundle that ships ``lambda_topology`` 0) share their runs.
+
+    Example:
+        >>> _effective_overrides({"lambda_topology": 0, "epochs": 5}, {"lambda_topology": 0.0, "epochs": 80})
+        {'epochs': 5}
+    """
+    return {k: v for k, v in overrides.items() if "#" in k or k not in train or train[k] != v}
 
 
 def _training_name(configuration: Configuration) -> str:
@@ -480,12 +497,14 @@ def _compare(
     # one training per distinct training configuration x seed, keyed by everything that determines it
     bundle_key, data_key = _bundle_digest(bundle_dir), _data_digest(data)
     trainings: dict[str, str] = {}  # canonical overrides -> training folder name
+    train_config = json.loads((bundle_dir / "configs" / "train.json").read_text())
     plan = []
     for configuration in configs:
-        canonical = json.dumps(configuration.overrides, sort_keys=True)
+        overrides = _effective_overrides(configuration.overrides, train_config)
+        canonical = json.dumps(overrides, sort_keys=True)
         name = trainings.setdefault(canonical, _training_name(configuration))
         for seed in seeds:
-            base = {**common, **copy.deepcopy(configuration.overrides), "seed": seed, "dataset_dir": str(data)}
+            base = {**common, **copy.deepcopy(overrides), "seed": seed, "dataset_dir": str(data)}
             key = {"bundle": str(bundle_dir), "bundle_configs": bundle_key, "data": str(data), "data_files": data_key,
                    "overrides": base, "seed": seed}  # fmt: skip
             plan.append((configuration, seed, out / "runs" / name / f"seed_{seed}", base, key))

@@ -4,21 +4,26 @@ A configuration is a set of overrides of a bundle's ``configs/train.json`` (MONA
 exactly what ``python -m monai.bundle run --<key> <value>`` accepts). Every preset keeps the bundle's base loss
 (DiceCE), data, network, optimiser, epochs and validation, so configurations differ only in the topological term.
 
-Presets (for the two-class, softmax bundles of this repository; ``lambda_topology`` and the warm-up are the bundle's
-unless said):
+Presets (for the two-class, softmax bundles of this repository). The bundles ship ``lambda_topology = 0`` (DiceCE
+and post-processing), so every term preset sets its own weight; the warm-up is the bundle's unless said:
 
 - ``bundle``: the bundle as shipped, no override.
 - ``dicece``: ``lambda_topology = 0``: the base loss only, the topological term is never evaluated.
-- ``supervoxel``: :class:`~monai_topo.losses.SupervoxelLoss` with the critical term averaged over the critical
-  voxels (``critical_norm="critical"``).
-- ``supervoxel-paper``: :class:`~monai_topo.losses.SupervoxelLoss` with the paper's normalisation (over all voxels).
-- ``hu-patches``: :class:`~monai_topo.losses.PersistenceMatchingLoss` on 4 random 32^3 patches per crop.
-- ``sat-patches``: :class:`~monai_topo.losses.SpatialAwareMatchingLoss` on 4 random 32^3 patches per crop.
-- ``betti-prior``: :class:`~monai_topo.losses.BettiPriorLoss` with the prior ``(1, 0, 0)`` (one simply connected
+- ``supervoxel``: :class:`~monai_topo.losses.SupervoxelLoss` at 0.1 with the critical term averaged over the
+  critical voxels (``critical_norm="critical"``, the neuron bundle's default before 0.3.0).
+- ``supervoxel-foreground``: :class:`~monai_topo.losses.SupervoxelLoss` at 1.0 with the critical term divided by
+  the label's foreground volume (``critical_norm="foreground"``, the option the neuron bundle documents).
+- ``supervoxel-paper``: :class:`~monai_topo.losses.SupervoxelLoss` at 1.0 with the paper's normalisation (over all
+  voxels).
+- ``hu-patches``: :class:`~monai_topo.losses.PersistenceMatchingLoss` at 0.5 on 4 random 32^3 patches per crop (the
+  placenta bundle's default before 0.3.0).
+- ``sat-patches``: :class:`~monai_topo.losses.SpatialAwareMatchingLoss` at 0.5 on 4 random 32^3 patches per crop.
+- ``betti-prior``: :class:`~monai_topo.losses.BettiPriorLoss` at 0.5 with the prior ``(1, 0, 0)`` (one simply connected
   object: right for the placenta, wrong for a field of neurons; no target needed).
-- ``cldice``: MONAI's ``SoftclDiceLoss`` (the clDice part of ``SoftDiceclDiceLoss``) as the term, from the first
+- ``cldice``: MONAI's ``SoftclDiceLoss`` (the clDice part of ``SoftDiceclDiceLoss``) at 1.0 as the term, from the first
   epoch (no warm-up, as the clDice paper trains).
-- ``skeleton-recall``: :class:`~monai_topo.losses.SkeletonRecallLoss`, from the first epoch (as the paper trains).
+- ``skeleton-recall``: :class:`~monai_topo.losses.SkeletonRecallLoss` at 1.0 (the paper's weight), from the first epoch
+  (as the paper trains).
 
 **Post-processing** is part of a configuration. Every preset above evaluates the network's raw prediction, except
 ``bundle``, which applies the post-processing the bundle ships (its ``postprocess`` key). ``NAME+post`` (e.g.
@@ -34,7 +39,7 @@ A configuration file (JSON or YAML) maps names to a preset name or to ``{"preset
       "dicece": "dicece",
       "dicece-small": {"preset": "dicece", "postprocess": {"min_size": 16}},
       "supervoxel-l5": {"preset": "supervoxel", "overrides": {"lambda_topology": 5}},
-      "mine": {"overrides": {"loss#topology_loss": {"_target_": "my_package.MyLoss"}}}
+      "mine": {"overrides": {"loss#topology_loss": {"_target_": "my_package.MyLoss"}, "lambda_topology": 0.5}}
     }
 """
 
@@ -112,37 +117,45 @@ PRESETS: dict[str, Configuration] = {
         Configuration("dicece", {"lambda_topology": 0}, "base loss only (topological term off)"),
         Configuration(
             "supervoxel",
-            _term("monai_topo.losses.SupervoxelLoss", alpha=0.5, beta=0.5, critical_norm="critical"),
-            "DiceCE + SupervoxelLoss, critical term averaged over the critical voxels",
+            {**_term("monai_topo.losses.SupervoxelLoss", alpha=0.5, beta=0.5, critical_norm="critical"),
+             "lambda_topology": 0.1},
+            "DiceCE + 0.1 x SupervoxelLoss, critical term averaged over the critical voxels",
         ),
         Configuration(
             "supervoxel-paper",
-            _term("monai_topo.losses.SupervoxelLoss", alpha=0.5, beta=0.5, critical_norm="voxels"),
+            {**_term("monai_topo.losses.SupervoxelLoss", alpha=0.5, beta=0.5, critical_norm="voxels"),
+             "lambda_topology": 1.0},
             "DiceCE + SupervoxelLoss, the paper's normalisation (over all voxels)",
         ),
         Configuration(
+            "supervoxel-foreground",
+            {**_term("monai_topo.losses.SupervoxelLoss", alpha=0.5, beta=0.5, critical_norm="foreground"),
+             "lambda_topology": 1.0},
+            "DiceCE + SupervoxelLoss, critical term over the label's foreground volume",
+        ),
+        Configuration(
             "hu-patches",
-            _term("monai_topo.losses.PersistenceMatchingLoss", **_PATCHES),
-            "DiceCE + persistence matching (Hu) on 4 random 32^3 patches",
+            {**_term("monai_topo.losses.PersistenceMatchingLoss", **_PATCHES), "lambda_topology": 0.5},
+            "DiceCE + 0.5 x persistence matching (Hu) on 4 random 32^3 patches",
         ),
         Configuration(
             "sat-patches",
-            _term("monai_topo.losses.SpatialAwareMatchingLoss", **_PATCHES),
-            "DiceCE + spatial-aware matching (SATLoss) on 4 random 32^3 patches",
+            {**_term("monai_topo.losses.SpatialAwareMatchingLoss", **_PATCHES), "lambda_topology": 0.5},
+            "DiceCE + 0.5 x spatial-aware matching (SATLoss) on 4 random 32^3 patches",
         ),
         Configuration(
             "betti-prior",
-            _term("monai_topo.losses.BettiPriorLoss", betti=[1, 0, 0]),
-            "DiceCE + Betti prior (1, 0, 0), no target",
+            {**_term("monai_topo.losses.BettiPriorLoss", betti=[1, 0, 0]), "lambda_topology": 0.5},
+            "DiceCE + 0.5 x Betti prior (1, 0, 0), no target",
         ),
         Configuration(
             "cldice",
-            {**_term("monai.losses.SoftclDiceLoss", iter_=3), "topology_warmup": 0},
+            {**_term("monai.losses.SoftclDiceLoss", iter_=3), "lambda_topology": 1.0, "topology_warmup": 0},
             "DiceCE + MONAI soft clDice (SoftDiceclDiceLoss's clDice part), from epoch 1",
         ),
         Configuration(
             "skeleton-recall",
-            {**_term("monai_topo.losses.SkeletonRecallLoss", batch=True), "topology_warmup": 0},
+            {**_term("monai_topo.losses.SkeletonRecallLoss", batch=True), "lambda_topology": 1.0, "topology_warmup": 0},
             "DiceCE + Skeleton Recall, from epoch 1",
         ),
     )

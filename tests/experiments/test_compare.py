@@ -31,7 +31,7 @@ def _csv(path):
 
 def test_compare_end_to_end(tmp_path, capsys):
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({"broken": {"overrides": {"loss#topology_loss#_target_": "no_such_module.Loss"}}}))
+    broken.write_text(json.dumps({"broken": {"overrides": {"loss#topology_loss#_target_": "no_such_module.Loss", "lambda_topology": 0.5}}}))
     code = _compare(tmp_path / "out", ["dicece", "dicece+post", "supervoxel"], broken)
     printed = capsys.readouterr().out
     assert code == 1  # one run failed, the others completed
@@ -111,3 +111,14 @@ def test_corrupt_run_record_is_named_before_training(tmp_path, caplog):
         assert _compare(out, ["dicece"]) == 2
         assert str(record) in caplog.text and "delete its folder" in caplog.text
         assert not (record.parent / "train.log").exists()  # nothing was trained
+
+
+def test_configurations_that_train_the_same_share_their_runs(tmp_path):
+    """``dicece`` (lambda_topology 0) and ``bundle`` of a bundle that ships lambda_topology 0 train once per seed."""
+    out = tmp_path / "out"
+    assert _compare(out, ["dicece", "bundle"]) == 0
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["dicece"]
+    rows = _csv(out / "per_seed.csv")
+    assert sorted(r["configuration"] for r in rows) == ["bundle", "dicece"]
+    # the bundle's post-processing is all that differs: the raw scores are those of the shared run
+    assert _compare(out, ["dicece", "bundle"]) == 0  # resumes: the shared run's key matches both

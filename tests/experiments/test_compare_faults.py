@@ -121,3 +121,14 @@ def test_quick_sets_a_short_budget(monkeypatch, tmp_path, caplog):
     assert seen["overrides"]["epochs"] == 8 and seen["overrides"]["topology_warmup"] == 5
     assert seen["out_dir"] == "compare_quick" and "smoke test" in caplog.text
     assert os.listdir(tmp_path) == []
+
+
+def test_a_term_without_weight_is_refused(tmp_path, caplog):
+    """The bundles ship lambda_topology 0: a configuration that names a term but no weight would train as dicece."""
+    config_file = tmp_path / "mine.json"
+    config_file.write_text('{"mine": {"overrides": {"loss#topology_loss#_target_": "monai_topo.losses.SupervoxelLoss"}}}')
+    argv = ["compare", "--configs", "dicece", "--config-file", str(config_file), "--seeds", "0"]
+    argv += ["--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 2
+    assert "'mine' sets a topological term" in caplog.text and "lambda_topology" in caplog.text
+    assert not (tmp_path / "out").exists()

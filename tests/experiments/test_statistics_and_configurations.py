@@ -68,7 +68,7 @@ def test_configuration_file(tmp_path, suffix):
     assert [c.name for c in configs] == ["base", "sv5"]
     assert configs[1].overrides["lambda_topology"] == 5
     assert configs[1].overrides["loss#topology_loss"]["_target_"] == "monai_topo.losses.SupervoxelLoss"
-    assert PRESETS["supervoxel"].overrides.get("lambda_topology") is None  # the preset itself is not changed
+    assert PRESETS["supervoxel"].overrides["lambda_topology"] == 0.1  # the preset itself is not changed
 
 
 def test_bad_configurations(tmp_path):
