@@ -166,14 +166,14 @@ def test_evaluate_one_empty_folder(tmp_path, capsys, empty):
 
 
 # ----------------------------------------------------------------------------------------------------- outputs
-def _unwritable(tmp_path, how: str):
+def _unwritable(tmp_path, how: str, name: str = "results.csv"):
     """An output path that cannot be written, or ``None`` where this machine cannot make one (root + chmod)."""
     if how == "under-a-file":
         blocker = tmp_path / "blocker"
         blocker.write_text("a regular file")
-        return blocker / "sub" / "results.csv"
+        return blocker / "sub" / name
     if how == "is-a-folder":
-        folder = tmp_path / "results.csv"
+        folder = tmp_path / name
         folder.mkdir()
         return folder
     folder = tmp_path / "readonly"
@@ -182,13 +182,13 @@ def _unwritable(tmp_path, how: str):
     if os.access(folder, os.W_OK):  # root ignores the mode bits: chmod cannot make a folder unwritable here
         folder.chmod(0o755)
         return None
-    return folder / "results.csv"
+    return folder / name
 
 
 @pytest.mark.parametrize("option", ["--out", "--plot"])
 @pytest.mark.parametrize("how", ["under-a-file", "is-a-folder", "read-only-folder"])
 def test_evaluate_unwritable_output_fails_before_evaluating(tmp_path, caplog, capsys, monkeypatch, option, how):
-    target = _unwritable(tmp_path, how)
+    target = _unwritable(tmp_path, how, "results.png" if option == "--plot" else "results.csv")
     if target is None:
         pytest.skip("running as root: chmod does not make a folder unwritable (the other cells cover the check)")
     pred, label = tmp_path / "pred", tmp_path / "label"
