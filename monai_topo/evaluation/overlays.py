@@ -24,7 +24,6 @@ prediction, lime: in the label). The NIfTI label map is unchanged.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +36,7 @@ from monai_topo.topology import betti_matching as match_features
 from monai_topo.topology.labelling import MaskLabelling
 from monai_topo.visualize import save_error_overlay, split_merge_notes
 
-__all__ = ["OVERLAY_COLUMNS", "overlay_dir_problem", "write_case_overlays"]
+__all__ = ["OVERLAY_COLUMNS", "write_case_overlays"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +48,6 @@ OVERLAY_COLUMNS: dict[int, str] = {
 _PER_OBJECT = ("splits", "merges")
 # most important first: where the labels' maps overlap, the first code listed wins
 _PRIORITY = (1, 3, 2, 4, 7, 8, 9, 10, 5, 6)
-
-
-def overlay_dir_problem(folder: Path) -> str | None:
-    """Why the overlays cannot be written to ``folder`` (created if missing), or ``None``."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a file in the way, a read-only parent ...
-        return f"cannot create the folder {folder} ({type(e).__name__}: {e})"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{folder} is not writable (permission denied)"
-    return None
 
 
 def _combine(maps: Sequence[np.ndarray]) -> np.ndarray:

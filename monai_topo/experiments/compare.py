@@ -471,17 +471,18 @@ def run_comparison(
         raise ValueError(f"seeds must be distinct integers, at least one, got {seeds}.")
     bundle_dir = find_bundle(bundle)
     common = dict(overrides or {})
-    epochs = _check_budget(configs, common, json.loads((bundle_dir / "configs" / "train.json").read_text()))
+    train = json.loads((bundle_dir / "configs" / "train.json").read_text())
+    epochs = _check_budget(configs, common, train)
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     data = Path(dataset_dir).expanduser().resolve() if dataset_dir is not None else out / "data"
     with _FolderLock(out), _TerminateAsInterrupt():
-        return _compare(bundle_dir, configs, seeds, out, data, common, epochs, progress, confidence, checkpoint)
+        return _compare(bundle_dir, train, configs, seeds, out, data, common, epochs, progress, confidence, checkpoint)
 
 
 def _compare(
-    bundle_dir: Path, configs: list[Configuration], seeds: list[int], out: Path, data: Path, common: dict[str, Any],
-    epochs: int, progress: bool, confidence: float, checkpoint: str,
+    bundle_dir: Path, train: Mapping[str, Any], configs: list[Configuration], seeds: list[int], out: Path,
+    data: Path, common: dict[str, Any], epochs: int, progress: bool, confidence: float, checkpoint: str,
 ) -> Comparison:  # fmt: skip
     """:func:`run_comparison` once its arguments are checked and the output folder is locked."""
     from tqdm import tqdm
@@ -497,10 +498,9 @@ def _compare(
     # one training per distinct training configuration x seed, keyed by everything that determines it
     bundle_key, data_key = _bundle_digest(bundle_dir), _data_digest(data)
     trainings: dict[str, str] = {}  # canonical overrides -> training folder name
-    train_config = json.loads((bundle_dir / "configs" / "train.json").read_text())
     plan = []
     for configuration in configs:
-        overrides = _effective_overrides(configuration.overrides, train_config)
+        overrides = _effective_overrides(configuration.overrides, train)
         canonical = json.dumps(overrides, sort_keys=True)
         name = trainings.setdefault(canonical, _training_name(configuration))
         for seed in seeds:

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from monai.handlers import TensorBoardHandler
 
-from monai_topo.evaluation.overlays import OVERLAY_COLUMNS, overlay_dir_problem, write_case_overlays
-from monai_topo.io import case_name
+from monai_topo.evaluation.overlays import OVERLAY_COLUMNS, write_case_overlays
+from monai_topo.io import case_name, output_problem
 from monai_topo.io.cases import VOLUME_SUFFIXES
 from monai_topo.topology import Connectivity, topological_errors
 from monai_topo.metrics import split_merge_counts
@@ -181,7 +181,7 @@ class TopologyErrorOverlaySaver:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
 
     def __call__(self, engine) -> None:
-        problem = overlay_dir_problem(self.output_dir)
+        problem = output_problem(self.output_dir, folder=True)
         if problem:
             raise ValueError(f"TopologyErrorOverlaySaver: {problem}")
         preds, labels = self.output_transform(engine.state.output)
