@@ -3,11 +3,12 @@
 The evaluation switches to it for Zarr stores, for a given chunk size or level, or for volumes of more than
 :data:`monai_topo.io.volumes.LARGE_VOLUME_VOXELS` voxels (:func:`uses_chunked_path`). Volumes are read lazily
 (:func:`monai_topo.io.open_volume`) and measured exactly, in two passes whatever the number of labels: the first
-reads every chunk once and measures each label on its box (:mod:`monai_topo.evaluation.labels`) where all its
-pieces lie inside single chunks; the second measures the labels that cross a chunk boundary on their whole box, in
-memory after one more read of the chunks they touch, or chunk by chunk (:mod:`monai_topo.topology.chunked`) when
-the box holds more than :data:`BOX_VOXELS_IN_MEMORY` voxels. The scheduler is dask's default (threads) or a
-``dask.distributed`` client (:func:`scheduler`).
+reads every chunk once and measures, piece by piece, every label's parts there that touch no face shared with
+another chunk (:func:`monai_topo.evaluation.labels.measure_pieces`); the second measures the parts on chunk faces,
+grouped per label, on each group's box, in memory after one more read of the chunks they touch, or the whole label
+chunk by chunk (:mod:`monai_topo.topology.chunked`) when a group's box holds more than
+:data:`BOX_VOXELS_IN_MEMORY` voxels. The scheduler is dask's default (threads) or a ``dask.distributed`` client
+(:func:`scheduler`).
 
 Example::
 
@@ -26,16 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from monai_topo.evaluation.case import case_row, check_same_grid
-from monai_topo.evaluation.labels import MaskMeasures, PairMeasures, measure_mask, measure_pair
+from monai_topo.evaluation.labels import MaskMeasures, PairMeasures, measure_pieces
 from monai_topo.io import open_volume
 from monai_topo.io.cases import NIFTI_SUFFIXES
 from monai_topo.io.volumes import wants_chunked
 from monai_topo.topology import chunked_pair_topology, chunked_topology
 from monai_topo.topology.chunked import compute_tasks
 from monai_topo.topology.connectivity import resolve_connectivity
-from monai_topo.topology.objects import Box, box_size, grow_box, label_boxes, union_box
+from monai_topo.topology.objects import Box, box_size, grow_box, label_pieces, union_box
 
 __all__ = [
     "BOX_VOXELS_IN_MEMORY",
@@ -190,12 +193,37 @@ def scheduler(address: str | None, timeout: float = DEFAULT_SCHEDULER_TIMEOUT) -
         yield
 
 
-#: labels that cross a chunk boundary and whose box (with a one-voxel margin) holds at most this many voxels are
-#: measured in memory, after one more read of the chunks they touch (all such labels in one pass); larger ones chunk
-#: by chunk (:func:`monai_topo.topology.chunked_pair_topology` on their box)
+#: groups of a label's parts on chunk faces whose box (with a one-voxel margin) holds at most this many voxels are
+#: measured in memory, after one more read of the chunks they touch (all groups in one pass); a label with a larger
+#: group is measured whole, chunk by chunk (:func:`monai_topo.topology.chunked_pair_topology` on its box)
 BOX_VOXELS_IN_MEMORY = 2**24
 
 _Measures = PairMeasures | MaskMeasures
+
+
+def _faces(region: Box, starts: Sequence[np.ndarray]) -> np.ndarray:
+    """The voxels of ``region`` (volume coordinates) on a face two chunks share: a chunk's first or last layer,
+    where another chunk lies beyond (a boolean array of the region's shape)."""
+    inner = [np.asarray(s[1:-1]) for s in starts]  # chunk starts other than the volume's
+    shape = tuple(r.stop - r.start for r in region)
+    out = np.zeros(shape, bool)
+    for axis, (r, cut) in enumerate(zip(region, inner)):
+        coords = np.arange(r.start, r.stop)
+        layer = np.isin(coords, cut) | np.isin(coords + 1, cut)
+        view = [None] * len(shape)
+        view[axis] = slice(None)
+        out |= layer[tuple(view)]
+    return out
+
+
+def _pair_blocks(blocks: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A prediction and its target, or one volume and an empty one (its measures are then the prediction's)."""
+    first = np.asarray(blocks[0])
+    return first, (np.asarray(blocks[1]) if len(blocks) > 1 else np.zeros_like(first))
+
+
+def _as_measures(measures: PairMeasures, pair: bool) -> _Measures:
+    return measures if pair else measures.pred
 
 
 def _chunk_labels(
@@ -204,55 +232,88 @@ def _chunk_labels(
     grid: tuple[int, ...],
     offset: tuple[int, ...],
     connectivity: int | None,
-) -> dict[int, tuple[Box, bool, _Measures]]:
-    """Pass 1, one chunk of one or two volumes: per label value in it, its box in the volume, whether it touches a
-    face the chunk shares with another, and its measures: all of them for a label inside the chunk (its pieces in
-    other chunks are at least two voxels away, so the numbers add up), the voxel counts for one that crosses."""
-    blocks = [np.asarray(b) for b in blocks]
-    shape = blocks[0].shape
-    boxes = [label_boxes(b) for b in blocks]
-    found: dict[int, tuple[Box, bool, _Measures]] = {}
-    for value in sorted(set().union(*boxes)):
-        box = None
-        for side in boxes:
-            box = union_box(box, side.get(value))
-        crossing = any(
+) -> dict[int, tuple[_Measures | None, list[Box], Box]]:
+    """Pass 1, one chunk of one or two volumes: every label's pieces there
+    (:func:`monai_topo.topology.objects.label_pieces`). Per label value: the measures of its pieces that do not
+    touch a face the chunk shares with another (whole pieces: the rest of the label is at least two voxels away, so
+    the numbers add up; ``None`` if none), the boxes of the pieces that do (measured in pass 2), and the label's box
+    in the chunk (boxes in volume coordinates)."""
+    pred, target = _pair_blocks(blocks)
+    shape = pred.shape
+    pieces = label_pieces(pred, target)
+    inside, crossing = [], []
+    for i, box in enumerate(pieces.boxes):
+        crosses = any(
             (s.start == 0 and location[a] > 0) or (s.stop == shape[a] and location[a] < grid[a] - 1)
             for a, s in enumerate(box)
         )
-        region = grow_box(box, shape)
-        masks = [b[region] == value for b in blocks]
-        if len(masks) == 1:
-            measures: _Measures = (
-                MaskMeasures(int(np.count_nonzero(masks[0])), np.zeros(len(shape), np.int64))
-                if crossing
-                else measure_mask(masks[0], connectivity)
-            )
-        elif crossing:
-            zeros = np.zeros(len(shape), np.int64)
-            pred, target = masks
-            measures = PairMeasures(
-                MaskMeasures(int(np.count_nonzero(pred)), zeros),
-                MaskMeasures(int(np.count_nonzero(target)), zeros.copy()),
-                int(np.count_nonzero(pred & target)),
-                0,
-                0,
-            )
-        else:
-            measures = measure_pair(masks[0], masks[1], connectivity, cldice=False)
-        found[value] = (tuple(slice(s.start + o, s.stop + o) for s, o in zip(box, offset)), crossing, measures)
+        (crossing if crosses else inside).append(i)
+    measured = measure_pieces(pieces, inside, shape, connectivity, cldice=False)
+    found: dict[int, tuple[_Measures | None, list[Box], Box]] = {}
+    for i, box in enumerate(pieces.boxes):
+        value = int(pieces.values[i])
+        box = tuple(slice(s.start + o, s.stop + o) for s, o in zip(box, offset))
+        if value not in found:
+            m = measured.get(value)
+            found[value] = (None if m is None else _as_measures(m[0], len(blocks) > 1), [], box)
+        measures, boxes, extent = found[value]
+        found[value] = (measures, boxes, union_box(extent, box))  # type: ignore[assignment]
+    for i in crossing:
+        found[int(pieces.values[i])][1].append(
+            tuple(slice(s.start + o, s.stop + o) for s, o in zip(pieces.boxes[i], offset))
+        )
     return found
 
 
-def _measure_region(
-    pieces: Sequence[list], crop: Box, value: int, connectivity: int | None
-) -> _Measures:
-    """Pass 2: a label's whole box, measured in memory; ``pieces`` holds per volume the chunks it touches (nested
-    lists, one level per axis) and ``crop`` the box within them."""
-    masks = [np.block(p)[crop] == value for p in pieces]
-    if len(masks) == 1:
-        return measure_mask(masks[0], connectivity)
-    return measure_pair(masks[0], masks[1], connectivity, cldice=False)
+def _group_boxes(boxes: Sequence[Box]) -> list[Box]:
+    """Boxes of pieces grouped until the groups' boxes, one voxel larger, do not meet: the union box of each group
+    (pieces of one label across chunk faces: each whole piece lies inside one group's box, and no group's box
+    reaches into another's)."""
+    lo = np.array([[s.start for s in b] for b in boxes], np.int64)
+    hi = np.array([[s.stop for s in b] for b in boxes], np.int64)
+    while len(lo) > 1:
+        # boxes one voxel larger meet: lo_a < hi_b + 2 and lo_b < hi_a + 2 on every axis (rows in blocks: bounded
+        # memory however many pieces cross)
+        rows, cols = [], []
+        step = max(1, 2**22 // len(lo))
+        for first in range(0, len(lo), step):
+            a, b = lo[first : first + step, None, :], hi[first : first + step, None, :]
+            meets = ((a < hi[None, :, :] + 2) & (lo[None, :, :] < b + 2)).all(axis=2)
+            r, c = np.nonzero(meets)
+            rows.append(r + first)
+            cols.append(c)
+        edges = (np.concatenate(rows), np.concatenate(cols))
+        graph = coo_matrix((np.ones(edges[0].size, np.int8), edges), shape=(len(lo), len(lo)))
+        n, group = connected_components(graph, directed=False)
+        if n == len(lo):
+            break
+        new_lo = np.full((n, lo.shape[1]), np.iinfo(np.int64).max, np.int64)
+        new_hi = np.zeros((n, lo.shape[1]), np.int64)
+        np.minimum.at(new_lo, group, lo)
+        np.maximum.at(new_hi, group, hi)
+        lo, hi = new_lo, new_hi
+    return [tuple(slice(int(a), int(b)) for a, b in zip(x, y)) for x, y in zip(lo.tolist(), hi.tolist())]
+
+
+def _measure_regions(
+    pieces: Sequence[list], items: Sequence[tuple[Box, Box, int]], starts: Sequence[np.ndarray], connectivity: int | None
+) -> list[_Measures]:
+    """Pass 2: groups of labels' pieces across chunk faces that lie in the same chunks, measured in memory.
+    ``pieces`` holds per volume those chunks (nested lists, one level per axis); each item is a group's ``crop``
+    within them, its ``region`` in volume coordinates and its label. A label's pieces in a region that touch no
+    shared face were measured in pass 1."""
+    volumes = [np.block(p) for p in pieces]
+    out = []
+    for crop, region, value in items:
+        pred, target = _pair_blocks([v[crop] == value for v in volumes])
+        found = label_pieces(pred, target)
+        face = _faces(region, starts)
+        across = np.union1d(
+            found.pred_piece[found.pred_components[face]], found.target_piece[found.target_components[face]]
+        )
+        measured = measure_pieces(found, across[across >= 0].tolist(), pred.shape, connectivity, cldice=False)
+        out.append(_as_measures(measured[1][0], len(volumes) > 1))  # (the group holds pieces on a face)
+    return out
 
 
 def _nested(blocks: np.ndarray, window: Box) -> list:
@@ -281,10 +342,11 @@ def _label_measures(
 ) -> dict[int, _Measures]:
     """The measures of every label of one volume or of a prediction and its target (same shape and chunks).
 
-    Pass 1 reads every chunk once: each label's box, voxel counts and, for a label whose pieces all lie inside
-    one chunk each, every measure (:func:`_chunk_labels`). Pass 2 measures the labels that cross a chunk boundary
-    on their box: in memory, all of them in one compute that reads each chunk they touch once, or chunk by chunk
-    for a box of more than :data:`BOX_VOXELS_IN_MEMORY` voxels.
+    Pass 1 reads every chunk once and measures every label's pieces there that touch no face shared with another
+    chunk (:func:`_chunk_labels`). Pass 2 measures the pieces that do, grouped per label (:func:`_group_boxes`), on
+    each group's box: in memory, one task per set of chunks the groups lie in, all in one compute that reads each
+    chunk once; a label with a
+    group box of more than :data:`BOX_VOXELS_IN_MEMORY` voxels is measured whole, chunk by chunk, instead.
     """
     import dask
 
@@ -299,32 +361,40 @@ def _label_measures(
         for loc in locations
     ]
     totals: dict[int, _Measures] = {}
-    boxes: dict[int, Box] = {}
-    crossing: set[int] = set()
+    crossing: dict[int, list[Box]] = {}
+    label_box: dict[int, Box] = {}
     for found in compute_tasks(tasks, progress, f"labels of {names[0]}"):
-        for value, (box, crosses, measures) in found.items():
-            totals[value] = measures if value not in totals else totals[value] + measures
-            boxes[value] = union_box(boxes.get(value), box)  # type: ignore[assignment]
-            if crosses:
-                crossing.add(value)
+        for value, (measures, boxes, extent) in found.items():
+            if measures is not None:
+                totals[value] = measures if value not in totals else totals[value] + measures
+            crossing.setdefault(value, []).extend(boxes)
+            label_box[value] = union_box(label_box.get(value), extent)  # type: ignore[assignment]
     shape = tuple(int(n) for n in volumes[0].shape)
-    regions = {value: grow_box(boxes[value], shape) for value in sorted(crossing)}
-    small = [value for value, region in regions.items() if box_size(region) <= BOX_VOXELS_IN_MEMORY]
-    task = dask.delayed(_measure_region, pure=True)
+    groups = {value: [grow_box(g, shape) for g in _group_boxes(boxes)] for value, boxes in crossing.items() if boxes}
+    whole = sorted(v for v, regions in groups.items() if any(box_size(r) > BOX_VOXELS_IN_MEMORY for r in regions))
+    windows: dict[tuple, list[tuple[Box, Box, int]]] = {}  # the groups by the chunks they lie in
+    for value, regions in groups.items():
+        if value in whole:
+            continue
+        for region in regions:
+            first = [int(np.searchsorted(starts[a], s.start, "right")) - 1 for a, s in enumerate(region)]
+            last = [int(np.searchsorted(starts[a], s.stop, "left")) for a, s in enumerate(region)]
+            origin = [int(starts[a][i]) for a, i in enumerate(first)]
+            crop = tuple(slice(s.start - o, s.stop - o) for s, o in zip(region, origin))
+            windows.setdefault((tuple(first), tuple(last)), []).append((crop, region, value))
+    task = dask.delayed(_measure_regions, pure=True)
     tasks = []
-    for value in small:
-        region = regions[value]
-        first = [int(np.searchsorted(starts[a], s.start, "right")) - 1 for a, s in enumerate(region)]
-        last = [int(np.searchsorted(starts[a], s.stop, "left")) for a, s in enumerate(region)]
-        origin = [int(starts[a][i]) for a, i in enumerate(first)]
-        crop = tuple(slice(s.start - o, s.stop - o) for s, o in zip(region, origin))
+    for (first, last), items in windows.items():
         pieces = [_nested(b, tuple(slice(i, j) for i, j in zip(first, last))) for b in blocks]
-        tasks.append(task(pieces, crop, value, connectivity))
-    # one compute: a chunk that several labels touch is read once for all of them
+        tasks.append(task(pieces, items, starts, connectivity))
+    # one compute: a chunk that several windows touch is read once for all of them
     measured = compute_tasks(tasks, progress, f"labels across chunks of {names[0]}", optimize_graph=False)
-    totals.update(zip(small, measured))
-    for value in sorted(set(regions) - set(small)):
-        totals[value] = _measure_chunked(volumes, regions[value], value, connectivity, progress, names)
+    for items, results in zip(windows.values(), measured):
+        for (_, _, value), measures in zip(items, results):
+            totals[value] = measures if value not in totals else totals[value] + measures
+    for value in whole:  # the label whole, chunk by chunk on its box (pass 1's part of it is in there too)
+        region = grow_box(label_box[value], shape)
+        totals[value] = _measure_chunked(volumes, region, value, connectivity, progress, names)
     return totals
 
 

@@ -41,6 +41,8 @@ def label_components(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, i
         >>> n, labels.ravel().tolist()
         (2, [1, 0, 2, 2])
     """
+    if not mask.flags.writeable:  # cc3d refuses read-only buffers (e.g. a chunk dask hands out)
+        mask = mask.copy()
     shape = mask.shape
     keep = [size for size in shape if size > 1]
     if len(keep) == 3:

@@ -18,7 +18,7 @@ from monai_topo.topology.validation import check_binary_mask, check_num_workers,
 __all__ = ["check_tube_radius", "skeleton", "tube_footprint", "tubed_skeleton", "tubed_skeletons"]
 
 
-def skeleton(mask: np.ndarray) -> np.ndarray:
+def skeleton(mask: np.ndarray, keep_vanished: bool = True) -> np.ndarray:
     """Skeleton of a binary 2D or 3D mask (scikit-image: Zhang's method in 2D, Lee's in 3D).
 
     A non-empty object can thin away completely, and in 3D not only small ones: Lee's thinning removes many boxes
@@ -26,6 +26,8 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     cube of even side and a patch that is entirely foreground (``16 x 16 x 16``). The fallback applies per mask, not
     per object: when the whole mask thins to nothing, the mask itself is its skeleton (so the skeleton of a
     non-empty mask is never empty); an object that vanishes next to one that keeps a skeleton gets nothing.
+    ``keep_vanished=False`` turns the fallback off (the bare thinning: objects that do not touch get the
+    skeletons they get alone, which is how clDice is summed over the pieces of a label).
 
     Example:
         >>> tube = np.zeros((5, 9), bool); tube[1:4, 1:8] = True
@@ -44,7 +46,7 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     if not mask.any():
         return np.zeros_like(mask)
     skel = skeletonize(mask).astype(bool)
-    return skel if skel.any() else mask.copy()
+    return skel if skel.any() or not keep_vanished else mask.copy()
 
 
 def tube_footprint(ndim: int, radius: int = 2) -> np.ndarray:

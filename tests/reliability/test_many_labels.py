@@ -19,6 +19,7 @@ from scipy import ndimage
 
 import monai_topo.topology.labelling as labelling_module
 from monai_topo.evaluation import betti_table, betti_table_chunked, evaluate_case, evaluate_case_chunked
+from monai_topo.evaluation.labels import measure_labels
 from monai_topo.metrics import centerline_dice
 from monai_topo.metrics.connectivity_error import split_merge_counts
 from monai_topo.topology import betti_numbers, euler_characteristic
@@ -156,6 +157,39 @@ def test_label_values_of_any_type_and_sign(dtype):
     assert all(r[2:] == betti_numbers(volume == r[0]).tolist() + [euler_characteristic(volume == r[0])] for r in rows)
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_measure_labels_equals_whole_masks_under_stray_voxels(seed):
+    """Piece by piece equals label by label on whole masks, clDice included, where labels are scattered widely."""
+    rng = np.random.default_rng(100 + seed)
+    ndim = 2 if seed % 3 == 0 else 3
+    shape = tuple(rng.integers(4, 16, size=ndim).tolist())
+    n = int(rng.integers(1, 7))
+    target = np.where(rng.random(shape) < rng.uniform(0.1, 0.8), rng.integers(1, n + 1, shape), 0).astype(np.int32)
+    target = ndimage.median_filter(target, size=2) if seed % 2 else target  # blobs, or noise
+    pred = target.copy()
+    flip = rng.random(shape) < rng.uniform(0.02, 0.4)
+    pred[flip] = rng.integers(0, n + 1, int(flip.sum()))
+    connectivity = [None, 4 if ndim == 2 else 6][seed % 2]
+    found = measure_labels(pred, target, connectivity=connectivity, num_workers=1 + seed % 2)
+    got = [
+        {"label": k, "dice": m.dice, "pred": m.pred.betti.tolist(), "target": m.target.betti.tolist(),
+         "cldice": m.cldice, "splits": m.splits, "merges": m.merges}
+        for k, m in found.items()
+    ]
+    _assert_rows_equal(got, _reference_rows(pred, target, connectivity))
+
+
+def test_stray_voxels_cost_a_voxel_not_a_box(monkeypatch):
+    """Stray voxels of every label across the image used to give each label a box of most of the image."""
+    target = _instances((40, 40, 40), 300, seed=7)
+    pred = _perturbed(target, seed=8, stray=600)
+    clean = _perturbed(target, seed=8, stray=0)
+    assert _box_voxels(pred, target) > 5 * _box_voxels(clean, target)  # the boxes label by label
+    sizes = _labelled_voxels(monkeypatch)
+    evaluate_case(pred, target, num_workers=1)
+    assert sum(sizes) <= 1.1 * 4 * _box_voxels(clean, target), (sum(sizes), _box_voxels(clean, target))
+
+
 def _labelled_voxels(monkeypatch) -> list[int]:
     """Record the size of every array the connected-component labelling sees."""
     sizes: list[int] = []
@@ -235,6 +269,23 @@ def test_chunked_equals_in_memory(tmp_path, shape, n, connectivity, chunks):
     _assert_rows_equal(_as_reference(got, len(shape)), _reference_rows(pred, target, connectivity), cldice=False)
     shape_out, table = betti_table_chunked(label_path, None, connectivity, chunks, progress=False)
     assert shape_out == shape and table == betti_table(target, connectivity=connectivity)
+
+
+@pytest.mark.parametrize(
+    "shape, chunks, connectivity",
+    [((24, 22, 20), (5, 6, 7), None), ((24, 22, 20), (4, 4, 4), 6), ((40, 36), (6, 5), None), ((40, 36), (3, 36), 4)],
+    ids=["3d-26", "3d-6-small-chunks", "2d-8", "2d-4-slabs"],
+)
+def test_chunked_with_stray_voxels_equals_in_memory(tmp_path, shape, chunks, connectivity):
+    """Pieces on chunk faces (stray voxels, objects across several chunks) are grouped and measured once."""
+    target = _instances(shape, 40, seed=11)
+    pred = _perturbed(target, seed=12, stray=300)
+    pred_path, label_path = save_nifti(tmp_path / "p.nii.gz", pred), save_nifti(tmp_path / "t.nii.gz", target)
+    got = evaluate_case_chunked(pred_path, label_path, connectivity=connectivity, chunks=chunks, progress=False)
+    _assert_rows_equal(_as_reference(got, len(shape)), _reference_rows(pred, target, connectivity), cldice=False)
+    assert betti_table_chunked(pred_path, None, connectivity, chunks, progress=False)[1] == betti_table(
+        pred, connectivity=connectivity
+    )
 
 
 def test_chunked_large_objects_chunk_by_chunk_too(tmp_path, monkeypatch):
