@@ -1,13 +1,15 @@
 """One case of the evaluation: Dice, Betti numbers and their error, clDice, splits and merges, one row per label.
 
-Each label is measured piece by piece (:func:`monai_topo.evaluation.labels.measure_labels`): the separate parts of
-its prediction and target masks, found for all labels at once, each labelled once on its own tight box; the Betti
-numbers, the Betti errors, the split / merge counts and clDice are sums over the parts. The cost grows with the
-parts' boxes, not with the number of labels times the image, even where labels have stray voxels all over it
-(1,000 instance labels at 128^3: 1.6x the time of one label, ``python -m benchmarks --only labels``). On request
-(``betti_matching=True``) the rows also get the Betti matching error (:data:`BETTI_MATCHING_COLUMNS`), a few
-times the cost of the rest; it needs each label's whole masks, so those rows are measured on each label's
-bounding box instead (:func:`evaluate_case_with_labellings` keeps the labellings).
+Each label is measured on its bounding box (all boxes found in one pass), its prediction and target masks there
+labelled once (:mod:`monai_topo.evaluation.labels`): the Betti numbers, the Betti errors, the split / merge counts
+and clDice all come from these labellings. Where the boxes overlap much (labels with stray voxels all over the
+image: their boxes hold more than :data:`PIECES_ABOVE` times the image), each label is measured piece by piece
+instead (:func:`monai_topo.evaluation.labels.measure_labels`: the separate parts of its masks, found for all labels
+at once, each on its own tight box; the same numbers). The cost grows with the boxes or the pieces' boxes, not with
+the number of labels times the image (1,000 instance labels at 128^3: 1.6x the time of one label, ``python -m
+benchmarks --only labels``). On request (``betti_matching=True``) the rows also get the Betti matching error
+(:data:`BETTI_MATCHING_COLUMNS`), a few times the cost of the rest; it needs each label's whole masks, so it always
+works on the labels' boxes (:func:`evaluate_case_with_labellings` keeps the labellings).
 :func:`case_row` builds a row (the CSV columns except ``case``) for the in-memory and the chunked evaluation alike,
 and :func:`check_same_grid` is the one shape and affine check of a prediction against its label.
 :func:`betti_table` is what ``monai-topo betti`` prints.
@@ -23,12 +25,13 @@ import numpy as np
 from monai_topo.evaluation.labels import PairMeasures, measure_label, measure_labels, measure_mask, pair_boxes
 from monai_topo.topology import betti_matching_error
 from monai_topo.topology.labelling import MaskLabelling
-from monai_topo.topology.objects import grow_box, label_boxes
+from monai_topo.topology.objects import box_size, grow_box, label_boxes
 from monai_topo.topology.validation import check_connectivity, check_num_workers, resolve_num_workers
 
 __all__ = [
     "BETTI_MATCHING_COLUMNS",
     "MAX_DIMS",
+    "PIECES_ABOVE",
     "betti_matching_columns",
     "betti_table",
     "case_row",
@@ -39,6 +42,11 @@ __all__ = [
 
 #: homology dimensions of a row (a 2D case leaves ``b2`` empty)
 MAX_DIMS = 3
+
+#: labels whose boxes (with their margin) hold more than this many times the image's voxels are measured piece by
+#: piece (:func:`monai_topo.evaluation.labels.measure_labels`: two labellings of the maps, then each piece's box);
+#: below it each label on its box is cheaper (one labelling of each box). Both give the same numbers.
+PIECES_ABOVE = 2
 
 #: the columns of ``betti_matching=True`` (``monai-topo evaluate --betti-matching``): the sum, then per dimension
 BETTI_MATCHING_COLUMNS = ("betti_matching_error",) + tuple(f"betti_matching_error_b{k}" for k in range(MAX_DIMS))
@@ -175,8 +183,13 @@ def evaluate_case_with_labellings(
     :func:`monai_topo.evaluation.write_case_overlays` reuses; ``{}`` otherwise)."""
     if pred.shape != target.shape:
         raise ValueError(f"shape mismatch: prediction {pred.shape} vs label {target.shape}")
-    if not (keep_labellings or betti_matching):  # every label piece by piece: the cost of the pieces' boxes
-        check_connectivity(connectivity, pred.ndim)
+    boxes = pair_boxes(pred, target, labels)  # every label's box, one pass over each map
+    if not boxes:
+        return [], {}
+    check_connectivity(connectivity, pred.ndim)
+    boxed = sum(box_size(grow_box(b, pred.shape)) for b in boxes.values() if b is not None)
+    if not (keep_labellings or betti_matching) and boxed > PIECES_ABOVE * pred.size:
+        # the labels' boxes overlap (stray voxels, labels spread over the image): measure them piece by piece
         workers = resolve_num_workers(check_num_workers(num_workers), pred.size)
         found = measure_labels(pred, target, labels, connectivity, num_workers=workers)
         rows = [
@@ -184,10 +197,6 @@ def evaluate_case_with_labellings(
             for label, m in found.items()
         ]
         return rows, {}
-    boxes = pair_boxes(pred, target, labels)  # every label's box, one pass over each map
-    if not boxes:
-        return [], {}
-    check_connectivity(connectivity, pred.ndim)
 
     def measured(label: int) -> tuple[PairMeasures, np.ndarray | None]:
         keep = keep_labellings or betti_matching

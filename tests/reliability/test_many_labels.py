@@ -121,8 +121,13 @@ def _assert_rows_equal(got: list[dict], expected: list[dict], cldice: bool = Tru
 CASES = [((24, 22, 20), 40, None), ((24, 22, 20), 40, 6), ((40, 36), 30, None), ((40, 36), 30, 4)]
 
 
+@pytest.mark.parametrize("pieces_above", [0, 10**9], ids=["piece-by-piece", "box-by-box"])
 @pytest.mark.parametrize("shape, n, connectivity", CASES, ids=["3d-26", "3d-6", "2d-8", "2d-4"])
-def test_evaluate_case_equals_label_by_label(shape, n, connectivity):
+def test_evaluate_case_equals_label_by_label(shape, n, connectivity, pieces_above, monkeypatch):
+    """Both ways of measuring the labels (piece by piece where their boxes overlap much, else box by box)."""
+    import monai_topo.evaluation.case as case_module
+
+    monkeypatch.setattr(case_module, "PIECES_ABOVE", pieces_above)
     target = _instances(shape, n, seed=len(shape) * 10 + (connectivity or 0))
     pred = _perturbed(target, seed=1)
     got = _as_reference(evaluate_case(pred, target, connectivity=connectivity, num_workers=2), len(shape))
