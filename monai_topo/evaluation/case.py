@@ -6,7 +6,7 @@ and clDice all come from these labellings. Where the boxes overlap much (labels 
 image: their boxes hold more than :data:`PIECES_ABOVE` times the image), each label is measured piece by piece
 instead (:func:`monai_topo.evaluation.labels.measure_labels`: the separate parts of its masks, found for all labels
 at once, each on its own tight box; the same numbers). The cost grows with the boxes or the pieces' boxes, not with
-the number of labels times the image (1,000 instance labels at 128^3: 1.6x the time of one label, ``python -m
+the number of labels times the image (1,000 instance labels at 128^3: 1.7x the time of one label, ``python -m
 benchmarks --only labels``). On request (``betti_matching=True``) the rows also get the Betti matching error
 (:data:`BETTI_MATCHING_COLUMNS`), a few times the cost of the rest; it needs each label's whole masks, so it always
 works on the labels' boxes (:func:`evaluate_case_with_labellings` keeps the labellings).

@@ -132,10 +132,9 @@ class LabelPieces:
 def _component_boxes(components: np.ndarray, n: int) -> np.ndarray:
     """``(n, 2, ndim)`` starts and stops of components ``1..n``."""
     out = np.zeros((n, 2, components.ndim), np.int64)
-    for i, box in enumerate(ndimage.find_objects(components, max_label=n)):
-        if box is not None:  # (every component has voxels)
-            out[i, 0] = [s.start for s in box]
-            out[i, 1] = [s.stop for s in box]
+    for k, box in label_boxes(components).items():  # (every component has voxels)
+        out[k - 1, 0] = [s.start for s in box]
+        out[k - 1, 1] = [s.stop for s in box]
     return out
 
 
@@ -234,8 +233,8 @@ def label_pieces(pred: np.ndarray, target: np.ndarray) -> LabelPieces:
         np.maximum.at(stops, owner, extent[:, 1])
     boxes = [tuple(slice(int(a), int(b)) for a, b in zip(lo, hi)) for lo, hi in zip(starts.tolist(), stops.tolist())]
     # a piece of one component whose box is one voxel: a stray voxel
-    stray = np.zeros(n_pieces, np.int8)
     single = (np.bincount(piece, minlength=n_pieces) == 1) & ((stops - starts) == 1).all(axis=1)
-    stray[single & np.isin(np.arange(n_pieces), piece[:n_pred])] = 1
-    stray[single & np.isin(np.arange(n_pieces), piece[n_pred:])] = 2
+    side = np.full(n_pieces, 2, np.int8)  # the map of a one-component piece: 1 prediction, 2 target
+    side[piece[:n_pred]] = 1
+    stray = np.where(single, side, 0).astype(np.int8)
     return LabelPieces(values_of, boxes, pred_components, target_components, pred_piece, target_piece, stray)
