@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from monai_topo.experiments.compare import run_comparison
+from monai_topo.experiments.compare import configuration_postprocess, run_comparison
 from monai_topo.experiments.configurations import PRESETS, Configuration, load_configurations
 from monai_topo.experiments.report import Comparison
 from monai_topo.experiments.scoring import METRICS, choose_min_size, score_case, score_predictions
@@ -21,6 +21,7 @@ __all__ = [
     "StepTimer",
     "bootstrap_mean_ci",
     "choose_min_size",
+    "configuration_postprocess",
     "load_configurations",
     "run_comparison",
     "score_case",

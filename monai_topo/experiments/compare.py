@@ -48,7 +48,7 @@ from monai_topo.experiments.timing import read_step_times
 from monai_topo.io import case_name
 from monai_topo.transforms.postprocess import check_postprocess_options
 
-__all__ = ["CHECKPOINTS", "find_bundle", "run_comparison"]
+__all__ = ["CHECKPOINTS", "configuration_postprocess", "find_bundle", "run_comparison"]
 
 logger = logging.getLogger(__name__)
 
@@ -295,12 +295,22 @@ def bundle_postprocess(bundle_dir: Path) -> dict[str, Any]:
     return check_postprocess_options(value if isinstance(value, Mapping) else {})
 
 
-def _postprocess_of(configuration: Configuration, shipped: Mapping[str, Any]) -> dict[str, Any]:
-    """A configuration's post-processing options (``min_size`` may still be ``"auto"``)."""
+def configuration_postprocess(configuration: Configuration, shipped: Mapping[str, Any]) -> dict[str, Any]:
+    """A configuration's post-processing options (``min_size`` may still be ``"auto"``).
+
+    ``bundle`` (``postprocess=None``) gets what the bundle ships; ``NAME+post`` the bundle's MONAI steps with
+    ``min_size="auto"`` and without its gap bridging (the practitioner's baseline); any other its own options.
+
+    Example:
+        >>> from monai_topo.experiments.configurations import resolve_configurations
+        >>> shipped = {"max_gap": 6, "min_size": 128}
+        >>> [configuration_postprocess(c, shipped) for c in resolve_configurations(["dicece", "dicece+post", "bundle"])]
+        [{}, {'min_size': 'auto'}, {'max_gap': 6, 'min_size': 128}]
+    """
     if configuration.postprocess is None:
         return dict(shipped)
-    if configuration.postprocess == AUTO:
-        options = dict(shipped)
+    if configuration.postprocess == AUTO:  # the practitioner's baseline: MONAI's transforms, no gap bridging
+        options = {k: v for k, v in shipped.items() if k != "max_gap"}
         if "min_size" in options or not options:
             options["min_size"] = "auto"
         return options
@@ -491,7 +501,7 @@ def _compare(
     cases = _test_cases(data)  # fails before any training when there is no test split
     validation_cases = _split_cases(data, "validation")
     shipped = bundle_postprocess(bundle_dir)
-    posts = {c.name: _postprocess_of(c, shipped) for c in configs}
+    posts = {c.name: configuration_postprocess(c, shipped) for c in configs}
     if not validation_cases and any(p.get("min_size") == "auto" for p in posts.values()):
         raise ValueError(f"{data / 'dataset.json'} has no 'validation' list to choose min_size='auto' on.")
 

@@ -5,7 +5,9 @@ components, and the fragments that count as splits), keep the largest object of 
 enclosed holes. :class:`TopologyPostprocess` (array) and :class:`TopologyPostprocessd` (dictionary) chain MONAI's
 :class:`~monai.transforms.RemoveSmallObjects`, :class:`~monai.transforms.KeepLargestConnectedComponent` and
 :class:`~monai.transforms.FillHoles` with the package's connectivity convention, so the islands removed are the
-components the Betti numbers and split counts see. The bundles apply it in ``evaluate.json`` and
+components the Betti numbers and split counts see. Before them, ``max_gap`` joins the pieces of a broken structure
+across short gaps (:func:`monai_topo.topology.bridging.bridge_gaps`), so that the fragments of a real break are
+kept, not removed. The bundles apply it in ``evaluate.json`` and
 ``inference.json`` (key ``postprocess``), ``monai-topo compare`` in its ``+post`` configurations: the same class
 everywhere.
 """
@@ -23,12 +25,13 @@ from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import FillHoles, KeepLargestConnectedComponent, MapTransform, RemoveSmallObjects, Transform
 from monai.utils import TransformBackends, convert_to_dst_type
 
+from monai_topo.topology.bridging import bridge_gaps
 from monai_topo.topology.connectivity import background_connectivity, foreground_connectivity
 
 __all__ = ["POSTPROCESS_OPTIONS", "TopologyPostprocess", "TopologyPostprocessd", "check_postprocess_options"]
 
 #: the options of :class:`TopologyPostprocess` a configuration may set (bundle key ``postprocess``)
-POSTPROCESS_OPTIONS = ("min_size", "keep_largest", "fill_holes")
+POSTPROCESS_OPTIONS = ("max_gap", "min_size", "keep_largest", "fill_holes")
 
 # neighbourhood size -> scikit-image / MONAI connectivity (number of orthogonal hops)
 _HOPS = {4: 1, 6: 1, 8: 2, 26: 3}
@@ -58,6 +61,9 @@ def check_postprocess_options(options: Mapping[str, Any] | None) -> dict[str, An
     size = checked.get("min_size", 0)
     if size != "auto" and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0):
         raise ValueError(f"post-processing min_size must be a non-negative integer (voxels) or 'auto', got {size!r}.")
+    gap = checked.get("max_gap", 0)
+    if isinstance(gap, bool) or not isinstance(gap, (int, float, np.integer, np.floating)) or not 0 <= gap < np.inf:
+        raise ValueError(f"post-processing max_gap must be a non-negative number of voxels, got {gap!r}.")
     for key in ("keep_largest", "fill_holes"):
         if not isinstance(checked.get(key, False), bool):
             raise ValueError(f"post-processing {key} must be true or false, got {checked[key]!r}.")
@@ -65,10 +71,13 @@ def check_postprocess_options(options: Mapping[str, Any] | None) -> dict[str, An
 
 
 class TopologyPostprocess(Transform):
-    """Remove small islands, keep the largest object, fill enclosed holes of a channel-first label map.
+    """Bridge short gaps, remove small islands, keep the largest object, fill enclosed holes of a label map.
 
     In this order, each step only when asked for:
 
+    0. ``max_gap > 0``: :func:`~monai_topo.topology.bridging.bridge_gaps` joins each piece of each label to its
+       nearest other piece of that label when their closest voxels are at most ``max_gap`` voxels apart, by the
+       straight digital line between them (never across another label);
     1. ``min_size > 0``: :class:`monai.transforms.RemoveSmallObjects` removes the foreground components (all
        non-zero labels together, ``independent_channels=False``) of fewer than ``min_size`` voxels (scikit-image's
        rule: from version 0.26 on, components of at most ``min_size`` voxels);
@@ -81,6 +90,8 @@ class TopologyPostprocess(Transform):
 
     Args:
         min_size: remove foreground components smaller than this (voxels); ``0``: keep all.
+        max_gap: join pieces of a label at most this far apart (voxels, centre to centre) first; ``0``: none.
+            Objects of the same label closer than this are joined too (a merge).
         keep_largest: keep only the largest component of each label (a single-object organ).
         fill_holes: fill enclosed background (cavities in 3D, holes in 2D).
         connectivity: foreground connectivity (see :mod:`monai_topo.topology.connectivity`).
@@ -95,17 +106,28 @@ class TopologyPostprocess(Transform):
         >>> label[0, 1:5, 1:5, 1:5] = 1; label[0, 7, 7, 7] = 1          # an object and a one-voxel island
         >>> int(TopologyPostprocess(min_size=8)(label).sum())
         64
+        >>> broken = torch.zeros(1, 1, 12); broken[0, 0, :4] = 1; broken[0, 0, 7:] = 1   # a break of 3 voxels
+        >>> int(TopologyPostprocess(max_gap=4)(broken).sum())                            # bridged: 12 voxels
+        12
     """
 
     backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(
-        self, min_size: int = 0, keep_largest: bool = False, fill_holes: bool = False, connectivity: int | None = None
+        self,
+        min_size: int = 0,
+        keep_largest: bool = False,
+        fill_holes: bool = False,
+        connectivity: int | None = None,
+        max_gap: float = 0,
     ) -> None:
-        options = check_postprocess_options({"min_size": min_size, "keep_largest": keep_largest, "fill_holes": fill_holes})
+        options = check_postprocess_options(
+            {"max_gap": max_gap, "min_size": min_size, "keep_largest": keep_largest, "fill_holes": fill_holes}
+        )
         if options["min_size"] == "auto":
             raise ValueError("min_size='auto' is chosen by the caller on a validation split; give a number of voxels.")
         self.min_size = int(options["min_size"])
+        self.max_gap = float(options["max_gap"])
         self.keep_largest = bool(keep_largest)
         self.fill_holes = bool(fill_holes)
         self.connectivity = connectivity
@@ -113,7 +135,7 @@ class TopologyPostprocess(Transform):
     @property
     def active(self) -> bool:
         """Whether the transform changes anything at all."""
-        return self.min_size > 0 or self.keep_largest or self.fill_holes
+        return self.max_gap >= 1 or self.min_size > 0 or self.keep_largest or self.fill_holes
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """
@@ -135,6 +157,10 @@ class TopologyPostprocess(Transform):
         bg = _HOPS[background_connectivity(self.connectivity, ndim)]
         # KeepLargestConnectedComponent and FillHoles write into their input: work on a copy, never the caller's
         out = img.clone() if isinstance(img, torch.Tensor) else np.array(img, copy=True)
+        if self.max_gap >= 1:
+            bridged = bridge_gaps(np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out)[0],
+                                  self.max_gap, self.connectivity)  # fmt: skip
+            out = convert_to_dst_type(bridged[None], out, dtype=out.dtype)[0]
         if self.min_size > 0:
             with warnings.catch_warnings():  # scikit-image >= 0.26 deprecates the min_size MONAI passes
                 warnings.filterwarnings("ignore", message=".*min_size.*", category=FutureWarning)
@@ -170,9 +196,10 @@ class TopologyPostprocessd(MapTransform):
         fill_holes: bool = False,
         connectivity: int | None = None,
         allow_missing_keys: bool = False,
+        max_gap: float = 0,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.transform = TopologyPostprocess(min_size, keep_largest, fill_holes, connectivity)
+        self.transform = TopologyPostprocess(min_size, keep_largest, fill_holes, connectivity, max_gap)
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
         d = dict(data)

@@ -97,3 +97,20 @@ def test_parse_override():
 
     with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
         parse_override("epochs")
+
+
+def test_post_baseline_leaves_the_gap_bridging_out():
+    from monai_topo.experiments import configuration_postprocess
+
+    configs = resolve_configurations(["dicece", "dicece+post", "bundle"])
+    shipped = {"max_gap": 6, "min_size": 128}
+    assert [configuration_postprocess(c, shipped) for c in configs] == [
+        {},
+        {"min_size": "auto"},  # MONAI's transforms only: the practitioner's baseline
+        {"max_gap": 6, "min_size": 128},
+    ]
+    placenta = {"keep_largest": True, "fill_holes": True}
+    assert configuration_postprocess(configs[1], placenta) == placenta  # no min_size shipped: none chosen
+    assert configuration_postprocess(configs[1], {}) == {"min_size": "auto"}
+    custom = Configuration("mine", {}, "custom", postprocess={"max_gap": 4, "min_size": "auto"})
+    assert configuration_postprocess(custom, shipped) == {"max_gap": 4, "min_size": "auto"}

@@ -70,6 +70,10 @@ def test_dictionary_version_and_noop():
         ({"min_size": 2.5}, "non-negative"),
         ({"keep_largest": "yes"}, "true or false"),
         ({"min_sizes": 3}, "unknown post-processing option"),
+        ({"max_gap": -2}, "max_gap"),
+        ({"max_gap": True}, "max_gap"),
+        ({"max_gap": "6"}, "max_gap"),
+        ({"max_gap": float("inf")}, "max_gap"),
         ([1, 2], "mapping"),
     ],
 )
@@ -83,3 +87,28 @@ def test_bad_input_and_auto():
         TopologyPostprocess(min_size=3)(torch.zeros(2, 4, 4, 4))
     with pytest.raises(ValueError, match="validation"):
         TopologyPostprocess(min_size="auto")
+
+
+def test_max_gap_bridges_before_the_small_pieces_go():
+    x = torch.zeros(1, 3, 3, 24, dtype=torch.uint8)
+    x[0, 1, 1, :10] = 1
+    x[0, 1, 1, 12:16] = 1  # a 4-voxel fragment past a break of 2 voxels (3 apart)
+    x[0, 1, 1, 21] = 1  # a lone voxel 6 past the fragment
+    removed = TopologyPostprocess(min_size=4)(x)
+    assert int(removed.sum()) == 10  # the fragment is removed with the island
+    bridged = TopologyPostprocess(max_gap=3, min_size=4)(x)
+    assert int(bridged.sum()) == 16 and bridged[0, 1, 1, 21] == 0  # the fragment is joined, the island is removed
+    assert betti_numbers(bridged[0].numpy() > 0).tolist() == [1, 0, 0]
+    assert TopologyPostprocess(max_gap=6)(x)[0, 1, 1, :22].all()  # the island too, 6 apart
+    assert int(x.sum()) == 15  # the input is never written
+
+
+def test_max_gap_dictionary_and_metatensor():
+    from monai.data import MetaTensor
+
+    x = MetaTensor(torch.zeros(1, 8, 8), meta={"filename_or_obj": "case.nii.gz"})
+    x[0, 2, :3] = 1
+    x[0, 2, 5:] = 1
+    out = TopologyPostprocessd("pred", max_gap=3)({"pred": x})["pred"]
+    assert isinstance(out, MetaTensor) and out.meta["filename_or_obj"] == "case.nii.gz"
+    assert out[0, 2].tolist() == [1.0] * 8

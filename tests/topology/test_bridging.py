@@ -1,0 +1,141 @@
+"""bridge_gaps: hand cases, and random masks against a brute force written plainly here (pairwise voxel distances,
+scipy's labelling)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from monai_topo.topology.bridging import bridge_gaps, digital_line
+
+
+def _components(mask: np.ndarray, face: bool) -> tuple[np.ndarray, int]:
+    structure = ndimage.generate_binary_structure(mask.ndim, 1 if face else mask.ndim)
+    return ndimage.label(mask, structure=structure)
+
+
+def _nearest_pieces(labels: np.ndarray, gap: float) -> dict[int, set[int]]:
+    """Brute force: for each component, the other components nearest to it (ties: all of them), when at most
+    ``gap`` away."""
+    points = {k: np.argwhere(labels == k) for k in range(1, labels.max() + 1)}
+    nearest = {}
+    for k, own in points.items():
+        distances = {
+            j: np.sqrt(((own[:, None, :] - other[None, :, :]) ** 2).sum(-1)).min()
+            for j, other in points.items()
+            if j != k
+        }
+        if distances and min(distances.values()) <= gap:
+            best = min(distances.values())
+            nearest[k] = {j for j, d in distances.items() if np.isclose(d, best)}
+    return nearest
+
+
+@pytest.mark.parametrize("gap_voxels", [1, 2, 3, 5])
+def test_break_along_an_axis(gap_voxels):
+    line = np.zeros((3, 20), np.uint8)
+    line[1, :6] = 1
+    line[1, 6 + gap_voxels :] = 1  # a break of gap_voxels missing voxels: the pieces are gap_voxels + 1 apart
+    joined = bridge_gaps(line, max_gap=gap_voxels + 1)
+    assert joined[1].all() and int(joined.sum()) == 20 and joined.dtype == line.dtype
+    assert np.array_equal(bridge_gaps(line, max_gap=gap_voxels + 0.9), line)  # just too far: unchanged
+    assert np.array_equal(line[1, 6 : 6 + gap_voxels], np.zeros(gap_voxels))  # the input is not written
+
+
+def test_diagonal_gap_both_connectivities():
+    volume = np.zeros((12, 12, 12), bool)
+    volume[1:4, 1:4, 1:4] = True
+    volume[7:10, 7:10, 7:10] = True  # closest voxels (3,3,3) and (7,7,7): sqrt(48) ~ 6.93 apart
+    assert np.array_equal(bridge_gaps(volume, 6.9), volume)
+    for connectivity, face in ((None, False), (26, False), (6, True)):
+        joined = bridge_gaps(volume, 7, connectivity=connectivity)
+        assert joined.dtype == bool and _components(joined, face)[1] == 1
+        added = int(joined.sum() - volume.sum())
+        assert added == (11 if face else 3)  # 3 voxels on the diagonal, + 2 per diagonal step for face steps
+
+
+def test_other_labels_are_never_crossed_or_changed():
+    labels = np.zeros((1, 11), np.int32)
+    labels[0, :3] = 1
+    labels[0, 8:] = 1
+    labels[0, 5] = 2  # another label sits in the gap: no bridge through it
+    assert np.array_equal(bridge_gaps(labels, 6), labels)
+    labels[0, 5] = 0
+    joined = bridge_gaps(labels, 6)
+    assert joined[0].tolist() == [1] * 11
+
+
+def test_each_label_is_bridged_on_its_own():
+    labels = np.zeros((6, 14), np.uint16)
+    labels[1, :4] = 3
+    labels[1, 6:10] = 3
+    labels[4, :4] = 7
+    labels[4, 6:] = 7
+    joined = bridge_gaps(labels, 3)
+    assert joined[1, :10].tolist() == [3] * 10 and joined[4].tolist() == [7] * 14
+    assert set(np.unique(joined).tolist()) == {0, 3, 7}
+
+
+def test_nothing_to_do():
+    empty = np.zeros((5, 5, 5), np.uint8)
+    assert np.array_equal(bridge_gaps(empty, 4), empty)
+    one = empty.copy()
+    one[1:3, 1:3, 1:3] = 1
+    assert np.array_equal(bridge_gaps(one, 4), one)
+    assert np.array_equal(bridge_gaps(one, 0), one)
+
+
+@pytest.mark.parametrize("bad, message", [(-1, "max_gap"), (np.inf, "max_gap"), (np.nan, "max_gap")])
+def test_bad_input(bad, message):
+    with pytest.raises(ValueError, match=message):
+        bridge_gaps(np.zeros((4, 4), np.uint8), bad)
+    with pytest.raises(ValueError, match="2D or 3D"):
+        bridge_gaps(np.zeros(4, np.uint8), 2)
+
+
+def test_digital_line():
+    for start, stop in itertools.product([(0, 0, 0), (3, 1, 2)], [(5, 2, 0), (0, 7, 7), (3, 1, 2)]):
+        a, b = np.array(start), np.array(stop)
+        for face in (False, True):
+            line = digital_line(a, b, face)
+            assert line[0].tolist() == list(start) and line[-1].tolist() == list(stop)
+            steps = np.abs(np.diff(line, axis=0))
+            if len(steps):
+                assert (steps.max(1) == 1).all()  # neighbours
+                if face:
+                    assert (steps.sum(1) == 1).all()  # face neighbours
+            # every voxel lies near the segment (rounding: sqrt(3)/2; a face step adds at most one voxel)
+            direction = (b - a) / max(np.linalg.norm(b - a), 1e-9)
+            offsets = line - a
+            along = np.clip(offsets @ direction, 0, np.linalg.norm(b - a))
+            assert np.linalg.norm(offsets - along[:, None] * direction, axis=1).max() <= (1.9 if face else 0.87)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_masks_against_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    ndim = 2 if seed % 2 else 3
+    shape = (18, 18) if ndim == 2 else (10, 10, 10)
+    mask = rng.random(shape) < (0.06 if ndim == 3 else 0.1)
+    gap = float(rng.choice([1.5, 2, 3, 4.5]))
+    face = seed % 3 == 0
+    connectivity = (4 if ndim == 2 else 6) if face else None
+    joined = bridge_gaps(mask, gap, connectivity=connectivity)
+    assert (joined | mask).sum() == joined.sum()  # nothing removed
+    labels, _ = _components(mask, face)
+    out_labels, _ = _components(joined, face)
+    nearest = _nearest_pieces(labels, gap)
+    for k, partners in nearest.items():  # every piece is joined to one of its nearest other pieces within the gap
+        joined_to = {int(out_labels[labels == j][0]) for j in partners}
+        assert int(out_labels[labels == k][0]) in joined_to, (k, partners)
+    # lines only: without a piece in reach nothing is added, and every added voxel lies near the segment between
+    # two voxels of the mask at most ``gap`` apart
+    added = np.argwhere(joined & ~mask)
+    if not nearest:
+        assert len(added) == 0
+    if len(added):
+        distance = ndimage.distance_transform_edt(~mask)
+        assert distance[tuple(added.T)].max() <= gap / 2 + 1.5
