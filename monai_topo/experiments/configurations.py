@@ -31,7 +31,8 @@ and post-processing), so every term preset sets its own weight; the warm-up is t
 (:class:`~monai_topo.transforms.TopologyPostprocess`), its ``min_size`` chosen on each run's **validation** split
 (``"auto"``, see :func:`~monai_topo.experiments.choose_min_size`); a bundle that ships none gets
 ``{"min_size": "auto"}``. ``+post`` is the practitioner's baseline, MONAI's transforms only: the bundle's gap
-bridging (``max_gap``) is left out of it (``bundle`` has it; a configuration file can add it to any preset). Configurations that differ only in post-processing share their training runs.
+bridging (``max_gap``) is left out of it (``bundle`` has it; a configuration file can add it to any preset).
+Configurations that differ only in post-processing share their training runs.
 
 A configuration file (JSON or YAML) maps names to a preset name or to ``{"preset": ..., "overrides": {...},
 "postprocess": {...}, "description": ...}`` (all keys optional)::
