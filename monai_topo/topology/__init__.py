@@ -5,13 +5,15 @@
   :func:`label_mask`, one labelling of a mask that every measure of it shares;
 - where a prediction's topology goes wrong: :func:`critical_components` (the supervoxels ``SupervoxelLoss``
   weights) and :func:`topological_errors` (an error label map with one code per class);
-- skeletons (clDice, Skeleton Recall) and chunked topology of volumes larger than memory (``dask.array``).
+- skeletons (clDice, Skeleton Recall) and chunked topology of volumes larger than memory (``dask.array``);
+- repair: :func:`bridge_gaps` joins the pieces of a broken structure across short gaps.
 """
 
 from __future__ import annotations
 
 from monai_topo.topology.betti import betti_numbers, betti_numbers_patches, euler_characteristic
 from monai_topo.topology.betti_matching import BettiMatching, betti_matching, betti_matching_error
+from monai_topo.topology.bridging import bridge_gaps
 from monai_topo.topology.chunked import ChunkedPairTopology, ChunkedTopology, chunked_pair_topology, chunked_topology
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import Connectivity
@@ -40,6 +42,7 @@ __all__ = [
     "betti_numbers",
     "betti_numbers_from_diagram",
     "betti_numbers_patches",
+    "bridge_gaps",
     "chunked_pair_topology",
     "chunked_topology",
     "compute_persistence",

@@ -3,26 +3,34 @@
 A voxel loss breaks a thin structure where the signal drops out: a neuron or a vessel comes out as a few pieces a
 handful of voxels apart. Removing the small pieces (:class:`monai.transforms.RemoveSmallObjects`) removes the
 split count they cause, and their true voxels with them; :func:`bridge_gaps` joins each piece to its nearest other
-piece instead, when the two are at most ``max_gap`` voxels apart, by the straight digital line between their
-closest voxels. The line costs a few voxels per bridge; the piece's voxels stay.
+piece instead, when the two are at most ``max_gap`` voxels apart, by straight digital lines between their closest
+voxels. The lines cost a few voxels per bridge; the piece's voxels stay.
 
 What a bridge is, exactly:
 
 - the pieces are the components of each label (the package's connectivity: 26 / 8 by default, 6 / 4 for the
-  V-construction), numbered once, before any line is drawn;
-- every piece finds the voxel of another piece of the same label nearest to one of its own voxels (Euclidean
-  distance between voxel centres, in voxels; ties go to the first voxel in C order); when that distance is at most
-  ``max_gap`` the line between the two voxels is drawn (unless earlier lines joined the two pieces already), so
-  that a piece joins its nearest neighbour whether it is small or large, and a chain of pieces joins up;
-- the line is a digital line in the connectivity's sense: consecutive voxels are 26- (8-) neighbours by default,
-  face neighbours (6 / 4) under the V-construction; it is drawn only through background voxels and voxels of its
-  own label, never across another label.
+  V-construction) of the input;
+- a piece's *gap* is the smallest Euclidean distance (voxel centres, in voxels) between one of its voxels and a voxel
+  of another piece of the same label; when it is at most ``max_gap``, a line is drawn for **every** pair of voxels
+  (one of the piece, one of another piece) at exactly that distance. So a piece joins its nearest neighbour whether
+  it is small or large, a chain of pieces joins up, and the two flat ends of a cut tube facing each other are joined
+  by their whole facing cross-section;
+- a line is the set of voxels nearest to the points of the segment at ``n + 1`` evenly spaced steps (``n``: the
+  largest coordinate difference), both voxels where a point lies half-way between two: consecutive voxels are
+  26- (8-) neighbours; under the V-construction each step adds the voxels of its 2 x 2 (x 2) box, so the line is
+  face-connected;
+- a line is drawn only where the input has background or its own label (never across another label), and only into
+  background.
 
-Two structures closer than ``max_gap`` are joined too (a merge): keep ``max_gap`` below the smallest distance
-between objects that must stay apart.
+Nothing depends on the order of the voxels in memory, so a volume stored flipped or transposed is bridged the same
+way (the result flipped or transposed). Two structures closer than ``max_gap`` are joined too (a merge): keep
+``max_gap`` below the smallest distance between objects that must stay apart.
 """
 
 from __future__ import annotations
+
+import itertools
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -35,41 +43,58 @@ __all__ = ["bridge_gaps", "digital_line"]
 
 
 def digital_line(start: np.ndarray, stop: np.ndarray, face_connected: bool = False) -> np.ndarray:
-    """The voxels of the straight digital line from ``start`` to ``stop`` (both included).
+    """The voxels of the straight digital line between ``start`` and ``stop`` (both included).
+
+    The same set from ``start`` to ``stop`` as back, and mirrored with the image (see the module docstring).
 
     Args:
         start: integer coordinates, shape ``(ndim,)``.
         stop: integer coordinates, shape ``(ndim,)``.
-        face_connected: ``True``: consecutive voxels share a face (6 / 4-connected line); ``False``: they are
-            26 / 8-neighbours.
+        face_connected: ``True``: a 6 / 4-connected line; ``False``: a 26 / 8-connected one.
 
     Returns:
-        ``(n, ndim)`` integer coordinates, in order from ``start`` to ``stop``.
+        ``(n, ndim)`` integer coordinates, unique, sorted.
 
     Example:
         >>> digital_line(np.array([0, 0]), np.array([2, 2])).tolist()
         [[0, 0], [1, 1], [2, 2]]
+        >>> digital_line(np.array([0, 0]), np.array([2, 1])).tolist()     # half-way: both voxels
+        [[0, 0], [1, 0], [1, 1], [2, 1]]
         >>> digital_line(np.array([0, 0]), np.array([1, 1]), face_connected=True).tolist()
-        [[0, 0], [1, 0], [1, 1]]
+        [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
     a, b = np.asarray(start, dtype=np.int64), np.asarray(stop, dtype=np.int64)
     steps = int(np.abs(b - a).max()) if a.size else 0
-    t = np.linspace(0.0, 1.0, steps + 1)[:, None]
-    points = np.rint(a[None] + (b - a)[None] * t).astype(np.int64)
-    if not face_connected or len(points) < 2:
-        return points
-    path = [points[0]]
-    for point in points[1:]:  # a diagonal step becomes one face step per axis that changes
-        current = path[-1].copy()
-        for axis in np.flatnonzero(point != current):
-            current = current.copy()
-            current[axis] = point[axis]
-            path.append(current)
-    return np.asarray(path, dtype=np.int64)
+    if steps == 0:
+        return a[None].copy()
+    k = np.arange(steps + 1)[:, None]
+    numerator = a[None] * steps + (b - a)[None] * k  # the exact point is numerator / steps
+    low = numerator // steps
+    twice_rest = 2 * (numerator - low * steps)
+    nearest_low = np.where(twice_rest > steps, low + 1, low)  # the nearest voxel, the lower one at a half
+    high = np.where(twice_rest == steps, low + 1, nearest_low)  # the upper one at a half
+    if face_connected:  # each step: the whole box between this point's voxels and the next one's
+        low_box = np.minimum(nearest_low[:-1], nearest_low[1:])
+        high_box = np.maximum(high[:-1], high[1:])
+    else:
+        low_box, high_box = nearest_low, high
+    voxels = []
+    for lo, hi in zip(low_box, high_box):
+        voxels.extend(itertools.product(*[range(int(x), int(y) + 1) for x, y in zip(lo, hi)]))
+    return np.unique(np.asarray(voxels, dtype=np.int64), axis=0)
+
+
+@lru_cache(maxsize=64)
+def _offsets(squared: int, ndim: int) -> np.ndarray:
+    """The integer offsets of squared length ``squared`` in ``ndim`` dimensions."""
+    reach = int(np.floor(np.sqrt(squared)))
+    axis = np.arange(-reach, reach + 1)
+    grid = np.stack(np.meshgrid(*[axis] * ndim, indexing="ij"), -1).reshape(-1, ndim)
+    return grid[(grid**2).sum(1) == squared]
 
 
 def bridge_gaps(labels: np.ndarray, max_gap: float, connectivity: int | None = None) -> np.ndarray:
-    """Join each piece of each label to its nearest other piece of that label when they are ``max_gap`` apart or less.
+    """Join each piece of each label to its nearest other pieces of that label when they are ``max_gap`` apart or less.
 
     See the module docstring for the exact rule.
 
@@ -105,37 +130,35 @@ def bridge_gaps(labels: np.ndarray, max_gap: float, connectivity: int | None = N
     face = conn in (4, 6)
     reach = int(np.floor(gap))
     for value, box in label_boxes(values).items():  # a line joins two voxels of the label: it stays in its box
-        pieces, count = label_components(values[box] == value, conn)
+        source = values[box]
+        pieces, count = label_components(source == value, conn)
         if count < 2:
             continue
         target = out[box]  # a view: lines are drawn into ``out``
-        group = list(range(count + 1))  # union-find over the pieces: a pair joined already needs no second line
-
-        def root(k: int) -> int:
-            while group[k] != k:
-                group[k] = group[group[k]]
-                k = group[k]
-            return k
-
         for piece, piece_box in label_boxes(pieces).items():
             window = grow_box(piece_box, pieces.shape, reach)
             sub = pieces[window]
             others = (sub > 0) & (sub != piece)
             if not others.any():
                 continue
-            distance, nearest = ndimage.distance_transform_edt(~others, return_indices=True)
-            distance = np.where(sub == piece, distance, np.inf)
-            closest = np.unravel_index(int(np.argmin(distance)), distance.shape)
-            if distance[closest] > gap:
+            distance = ndimage.distance_transform_edt(~others)
+            own = sub == piece
+            squared = int(np.rint(distance[own].min() ** 2))  # distances are square roots of integers
+            if squared > gap * gap + 1e-9:
                 continue
             corner = np.array([s.start for s in window])
-            start = np.array(closest) + corner
-            stop = np.array([axis[closest] for axis in nearest]) + corner
-            partner = int(pieces[tuple(stop)])
-            if root(piece) == root(partner):
-                continue
-            line = tuple(digital_line(start, stop, face).T)
-            if np.all((target[line] == 0) | (target[line] == value)):
-                target[line] = value
-                group[root(piece)] = root(partner)
+            starts = np.argwhere(own & (np.rint(distance**2) == squared))
+            # every pair at the piece's gap: no choice among ties, so no dependence on the order of the voxels
+            stops = starts[:, None, :] + _offsets(squared, values.ndim)[None]
+            starts = np.broadcast_to(starts[:, None, :], stops.shape).reshape(-1, values.ndim)
+            stops = stops.reshape(-1, values.ndim)
+            inside = np.all((stops >= 0) & (stops < np.array(sub.shape)), axis=1)
+            starts, stops = starts[inside], stops[inside]
+            hit = others[tuple(stops.T)]
+            for start, stop in zip(starts[hit] + corner, stops[hit] + corner):
+                line = tuple(digital_line(start, stop, face).T)
+                crossed = source[line]
+                if np.all((crossed == 0) | (crossed == value)):
+                    free = target[line] == 0
+                    target[tuple(axis[free] for axis in line)] = value
     return out
