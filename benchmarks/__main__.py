@@ -5,7 +5,9 @@ Sections: ``topology`` (Betti numbers vs gudhi, persistence vs raw cripser), ``s
 losses vs raw cripser, thread-pool speed-up, SATLoss OT step), ``skeleton_recall`` (SkeletonRecallLoss + DiceCE,
 tube given vs built by the loss, against DiceCE alone), ``overlays`` (``evaluate --overlays`` against ``evaluate``),
 ``memory`` (peak RSS per case), ``betti-matching`` (ours vs Betti-Matching-3D), ``evaluate-betti-matching``
-(``evaluate_case`` with and without the Betti matching error). Ratios are taken within the same run.
+(``evaluate_case`` with and without the Betti matching error), ``labels`` (1 vs 1,000 labels), ``postprocess``
+(the neuron bundle's gap bridging + small-piece removal vs the removal alone). Ratios are taken within the same
+run.
 
 Example:
     python -m benchmarks                       # everything, default sizes (a few minutes)
@@ -159,6 +161,18 @@ def _section_evaluate_betti_matching(args: argparse.Namespace) -> dict:
     return result
 
 
+def _section_postprocess(args: argparse.Namespace) -> list:
+    from benchmarks.postprocess import COLUMNS, benchmark_postprocess
+
+    rows = benchmark_postprocess(size=args.postprocess_size)
+    print(
+        f"\n## TopologyPostprocess(max_gap=6, min_size=128) (the neuron bundle's) vs min_size=128 alone "
+        f"({args.postprocess_size}^3, best of 3 interleaved rounds)"
+    )
+    print(_table(rows, COLUMNS))
+    return rows
+
+
 def _section_labels(args: argparse.Namespace) -> dict:
     from benchmarks.labels import benchmark_labels
 
@@ -182,6 +196,7 @@ SECTIONS = {
     "betti-matching": _section_betti_matching,
     "evaluate-betti-matching": _section_evaluate_betti_matching,
     "labels": _section_labels,
+    "postprocess": _section_postprocess,
 }
 
 
@@ -206,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunked-chunks", type=int, default=128, help="chunk side for the chunked section")
     parser.add_argument("--labels-size", type=int, default=128, help="side of the many-labels volume")
     parser.add_argument("--labels-count", type=int, default=1000, help="instance labels of the many-labels volume")
+    parser.add_argument("--postprocess-size", type=int, default=128, help="side of the post-processing cases")
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 
