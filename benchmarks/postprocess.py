@@ -47,7 +47,8 @@ def benchmark_postprocess(
     neuron = (trained_logits(target, seed) > 0).astype(np.uint8)
     rng = np.random.default_rng(seed)
     cases = [("neuron", neuron)]
-    cases += [(f"scattered {d:g}", np.maximum(neuron, rng.random(neuron.shape) < d).astype(np.uint8)) for d in densities]
+    for density in densities:
+        cases.append((f"scattered {density:g}", np.maximum(neuron, rng.random(neuron.shape) < density).astype(np.uint8)))
     remove, bridge_remove = TopologyPostprocess(min_size=128), TopologyPostprocess(max_gap=6, min_size=128)
     rows = []
     for name, pred in cases:

@@ -30,22 +30,52 @@ way (the result flipped or transposed). Two structures closer than ``max_gap`` a
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
-
 import numpy as np
 from scipy import ndimage
 
 from monai_topo.topology.components import label_components
 from monai_topo.topology.connectivity import foreground_connectivity
-from monai_topo.topology.objects import grow_box, label_boxes
+from monai_topo.topology.objects import label_boxes
 
 __all__ = ["bridge_gaps", "digital_line"]
+
+
+def _lines(starts: np.ndarray, stops: np.ndarray, face_connected: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The voxels of the digital lines between ``starts[i]`` and ``stops[i]`` (see :func:`digital_line`), all at once.
+
+    Returns:
+        ``(voxels, owner)``: ``(k, ndim)`` coordinates (repeats possible) and the index of the line of each.
+    """
+    ndim = starts.shape[1]
+    steps = np.abs(stops - starts).max(axis=1)
+    voxels, owners = [np.asarray(starts)], [np.arange(len(starts))]  # the ends (also the whole of a 0-step line)
+    corners = np.array(list(itertools.product(range(3 if face_connected else 2), repeat=ndim)))
+    for n in np.unique(steps[steps > 0]):
+        which = np.flatnonzero(steps == n)
+        a, b = starts[which], stops[which]
+        k = np.arange(n + 1)[None, :, None]
+        numerator = a[:, None, :] * n + (b - a)[:, None, :] * k  # the exact points are numerator / n
+        low = numerator // n
+        twice_rest = 2 * (numerator - low * n)
+        nearest = np.where(twice_rest > n, low + 1, low)  # the nearest voxel, the lower one at a half
+        high = np.where(twice_rest == n, low + 1, nearest)  # the upper one at a half
+        if face_connected:  # each step: the whole box between this point's voxels and the next one's
+            low = np.minimum(nearest[:, :-1], nearest[:, 1:])
+            high = np.maximum(high[:, :-1], high[:, 1:])
+        else:
+            low = nearest
+        points = np.minimum(low[:, :, None, :] + corners[None, None], high[:, :, None, :])  # every voxel of a box
+        voxels.append(points.reshape(-1, ndim))
+        owners.append(np.repeat(which, points.shape[1] * points.shape[2]))
+    return np.concatenate(voxels), np.concatenate(owners)
 
 
 def digital_line(start: np.ndarray, stop: np.ndarray, face_connected: bool = False) -> np.ndarray:
     """The voxels of the straight digital line between ``start`` and ``stop`` (both included).
 
-    The same set from ``start`` to ``stop`` as back, and mirrored with the image (see the module docstring).
+    The voxels nearest to the points of the segment at ``n + 1`` evenly spaced steps (``n``: the largest coordinate
+    difference), both voxels where a point lies half-way between two; with ``face_connected`` each step adds the
+    voxels of its box. The same set from ``start`` to ``stop`` as back, and mirrored with the image.
 
     Args:
         start: integer coordinates, shape ``(ndim,)``.
@@ -63,34 +93,66 @@ def digital_line(start: np.ndarray, stop: np.ndarray, face_connected: bool = Fal
         >>> digital_line(np.array([0, 0]), np.array([1, 1]), face_connected=True).tolist()
         [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
-    a, b = np.asarray(start, dtype=np.int64), np.asarray(stop, dtype=np.int64)
-    steps = int(np.abs(b - a).max()) if a.size else 0
-    if steps == 0:
-        return a[None].copy()
-    k = np.arange(steps + 1)[:, None]
-    numerator = a[None] * steps + (b - a)[None] * k  # the exact point is numerator / steps
-    low = numerator // steps
-    twice_rest = 2 * (numerator - low * steps)
-    nearest_low = np.where(twice_rest > steps, low + 1, low)  # the nearest voxel, the lower one at a half
-    high = np.where(twice_rest == steps, low + 1, nearest_low)  # the upper one at a half
-    if face_connected:  # each step: the whole box between this point's voxels and the next one's
-        low_box = np.minimum(nearest_low[:-1], nearest_low[1:])
-        high_box = np.maximum(high[:-1], high[1:])
-    else:
-        low_box, high_box = nearest_low, high
-    voxels = []
-    for lo, hi in zip(low_box, high_box):
-        voxels.extend(itertools.product(*[range(int(x), int(y) + 1) for x, y in zip(lo, hi)]))
-    return np.unique(np.asarray(voxels, dtype=np.int64), axis=0)
+    a = np.asarray(start, dtype=np.int64).reshape(1, -1)
+    b = np.asarray(stop, dtype=np.int64).reshape(1, -1)
+    return np.unique(_lines(a, b, face_connected)[0], axis=0)
 
 
-@lru_cache(maxsize=64)
-def _offsets(squared: int, ndim: int) -> np.ndarray:
-    """The integer offsets of squared length ``squared`` in ``ndim`` dimensions."""
-    reach = int(np.floor(np.sqrt(squared)))
+def _shells(gap: float, ndim: int) -> list[np.ndarray]:
+    """The integer offsets of length at most ``gap``, one array per squared length, shortest first."""
+    reach = int(np.floor(gap))
     axis = np.arange(-reach, reach + 1)
     grid = np.stack(np.meshgrid(*[axis] * ndim, indexing="ij"), -1).reshape(-1, ndim)
-    return grid[(grid**2).sum(1) == squared]
+    squared = (grid**2).sum(1)
+    keep = (squared > 0) & (squared <= gap * gap + 1e-9)
+    grid, squared = grid[keep], squared[keep]
+    return [grid[squared == value] for value in np.unique(squared)]
+
+
+def _gap_pairs(pieces: np.ndarray, count: int, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (voxel of a piece, voxel of another piece) at the first piece's gap, when that is <= ``gap``.
+
+    The closest voxels of a piece to another lie on its boundary (a voxel with a neighbour outside the piece: a
+    step towards the other piece would be closer), so only boundary voxels look, shell by shell of offsets, and a
+    piece stops looking at the shell where it first finds another piece.
+    """
+    ndim = pieces.ndim
+    different = (ndimage.maximum_filter(pieces, 3, mode="constant") != pieces) | (
+        ndimage.minimum_filter(pieces, 3, mode="constant") != pieces
+    )
+    # ... and only where another piece lies in the cube of half-side ``gap`` around (separable filters: cheap)
+    cube = 2 * int(np.floor(gap)) + 1
+    highest = ndimage.maximum_filter(pieces, cube, mode="constant")
+    lowest = ndimage.minimum_filter(np.where(pieces > 0, pieces, count + 1), cube, mode="constant", cval=count + 1)
+    boundary = np.argwhere((pieces > 0) & different & ((highest != pieces) | (lowest != pieces)))
+    owner = pieces[tuple(boundary.T)]
+    found = np.zeros(count + 1, dtype=bool)
+    shape = np.array(pieces.shape)
+    starts, stops = [], []
+    for shell in _shells(gap, ndim):
+        looking = ~found[owner]
+        if not looking.any():
+            break
+        voxels, ids = boundary[looking], owner[looking]
+        rows = max(1, (1 << 16) // len(shell))  # bounded memory: blocks of voxels x offsets
+        found_now = []
+        for lo in range(0, len(voxels), rows):
+            u = np.repeat(voxels[lo : lo + rows], len(shell), axis=0)
+            v = (voxels[lo : lo + rows, None, :] + shell[None]).reshape(-1, ndim)
+            mine = np.repeat(ids[lo : lo + rows], len(shell))
+            inside = np.all((v >= 0) & (v < shape), axis=1)
+            u, v, mine = u[inside], v[inside], mine[inside]
+            theirs = pieces[tuple(v.T)]
+            hit = (theirs > 0) & (theirs != mine)
+            starts.append(u[hit])
+            stops.append(v[hit])
+            found_now.append(mine[hit])
+        for mine in found_now:  # a piece found another at this shell: that is its gap, all its pairs are in
+            found[mine] = True
+    if not starts:
+        empty = np.zeros((0, ndim), dtype=np.int64)
+        return empty, empty
+    return np.concatenate(starts).astype(np.int64), np.concatenate(stops).astype(np.int64)
 
 
 def bridge_gaps(labels: np.ndarray, max_gap: float, connectivity: int | None = None) -> np.ndarray:
@@ -128,37 +190,21 @@ def bridge_gaps(labels: np.ndarray, max_gap: float, connectivity: int | None = N
         return out
     conn = foreground_connectivity(connectivity, values.ndim)
     face = conn in (4, 6)
-    reach = int(np.floor(gap))
     for value, box in label_boxes(values).items():  # a line joins two voxels of the label: it stays in its box
         source = values[box]
         pieces, count = label_components(source == value, conn)
         if count < 2:
             continue
+        starts, stops = _gap_pairs(pieces, count, gap)
+        if not len(starts):
+            continue
+        voxels, owner = _lines(starts, stops, face)
+        index = tuple(voxels.T)
+        crossed = source[index]
+        blocked = np.zeros(len(starts), dtype=bool)  # a line that would cross another label is not drawn
+        blocked[owner[(crossed != 0) & (crossed != value)]] = True
         target = out[box]  # a view: lines are drawn into ``out``
-        for piece, piece_box in label_boxes(pieces).items():
-            window = grow_box(piece_box, pieces.shape, reach)
-            sub = pieces[window]
-            others = (sub > 0) & (sub != piece)
-            if not others.any():
-                continue
-            distance = ndimage.distance_transform_edt(~others)
-            own = sub == piece
-            squared = int(np.rint(distance[own].min() ** 2))  # distances are square roots of integers
-            if squared > gap * gap + 1e-9:
-                continue
-            corner = np.array([s.start for s in window])
-            starts = np.argwhere(own & (np.rint(distance**2) == squared))
-            # every pair at the piece's gap: no choice among ties, so no dependence on the order of the voxels
-            stops = starts[:, None, :] + _offsets(squared, values.ndim)[None]
-            starts = np.broadcast_to(starts[:, None, :], stops.shape).reshape(-1, values.ndim)
-            stops = stops.reshape(-1, values.ndim)
-            inside = np.all((stops >= 0) & (stops < np.array(sub.shape)), axis=1)
-            starts, stops = starts[inside], stops[inside]
-            hit = others[tuple(stops.T)]
-            for start, stop in zip(starts[hit] + corner, stops[hit] + corner):
-                line = tuple(digital_line(start, stop, face).T)
-                crossed = source[line]
-                if np.all((crossed == 0) | (crossed == value)):
-                    free = target[line] == 0
-                    target[tuple(axis[free] for axis in line)] = value
+        draw = ~blocked[owner]
+        draw[draw] = target[tuple(axis[draw] for axis in index)] == 0
+        target[tuple(axis[draw] for axis in index)] = value
     return out

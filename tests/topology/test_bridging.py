@@ -159,3 +159,112 @@ def test_random_masks_against_brute_force(seed):
     if len(added):
         distance = ndimage.distance_transform_edt(~mask)
         assert distance[tuple(added.T)].max() <= gap / 2 + 1.5
+
+
+def _plain_line(a: np.ndarray, b: np.ndarray, face: bool) -> set[tuple[int, ...]]:
+    """digital_line's rule written plainly with exact fractions."""
+    from fractions import Fraction
+
+    n = int(np.abs(b - a).max())
+    if n == 0:
+        return {tuple(int(x) for x in a)}
+    per_step = []
+    for k in range(n + 1):
+        choices = []
+        for x, y in zip(a.tolist(), b.tolist()):
+            point = Fraction(x) + Fraction((y - x) * k, n)
+            low = point.numerator // point.denominator
+            rest = point - low
+            choices.append([low, low + 1] if rest == Fraction(1, 2) else [low + 1 if rest > Fraction(1, 2) else low])
+        per_step.append(choices)
+    voxels = set()
+    if not face:
+        for choices in per_step:
+            voxels |= set(itertools.product(*choices))
+        return voxels
+    for this, following in zip(per_step, per_step[1:]):
+        ranges = [range(min(p + q), max(p + q) + 1) for p, q in zip(this, following)]
+        voxels |= set(itertools.product(*ranges))
+    return voxels
+
+
+def _plain_bridges(labels: np.ndarray, gap: float, face: bool) -> np.ndarray:
+    """bridge_gaps's rule written plainly: pairwise distances of all voxels, label by label, piece by piece."""
+    out = labels.copy()
+    for value in sorted(set(np.unique(labels).tolist()) - {0}):
+        pieces, count = _components(labels == value, face)
+        points = {k: np.argwhere(pieces == k) for k in range(1, count + 1)}
+        for k, own in points.items():
+            pairs = []
+            for j, other in points.items():
+                if j != k:
+                    d2 = ((own[:, None, :] - other[None, :, :]) ** 2).sum(-1)
+                    pairs += [(own[p], other[q], d2[p, q]) for p, q in zip(*np.nonzero(d2 == d2.min()))]
+            if not pairs:
+                continue
+            best = min(p[2] for p in pairs)
+            if best > gap * gap:
+                continue
+            for start, stop, d2 in pairs:
+                if d2 != best:
+                    continue
+                line = _plain_line(start, stop, face)
+                if all(labels[v] in (0, value) for v in line):
+                    for v in line:
+                        if out[v] == 0:
+                            out[v] = value
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_exact_against_the_rule_written_plainly(seed):
+    rng = np.random.default_rng(1000 + seed)
+    ndim = 2 if seed % 2 else 3
+    shape = tuple(rng.integers(5, 15 if ndim == 2 else 9, size=ndim))
+    labels = (rng.random(shape) < 0.1).astype(np.uint8)
+    if seed % 4 == 0:
+        labels[rng.random(shape) < 0.05] = 2  # a second label: bridged on its own, never crossed
+    face = seed % 3 == 0
+    gap = float(rng.choice([1.5, 2.0, 2.9, 4.0]))
+    connectivity = (4 if ndim == 2 else 6) if face else None
+    assert np.array_equal(bridge_gaps(labels, gap, connectivity), _plain_bridges(labels, gap, face))
+
+
+def test_digital_line_against_the_rule_written_plainly():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        ndim = int(rng.integers(2, 4))
+        a, b = rng.integers(0, 9, size=(2, ndim))
+        for face in (False, True):
+            assert {tuple(v) for v in digital_line(a, b, face).tolist()} == _plain_line(a, b, face)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_exact_on_solid_pieces(seed):
+    """Thick pieces (interior voxels, long flat faces with many tied closest pairs) against the plain rule."""
+    rng = np.random.default_rng(2000 + seed)
+    ndim = 2 if seed % 2 else 3
+    shape = (24, 20) if ndim == 2 else (12, 11, 10)
+    seeds = rng.random(shape) < (0.02 if ndim == 2 else 0.012)
+    labels = ndimage.binary_dilation(seeds, iterations=int(rng.integers(1, 3))).astype(np.uint8)
+    labels[tuple(slice(None) if a else slice(s // 2, s // 2 + int(rng.integers(1, 4))) for a, s in
+                 zip(rng.random(ndim) < 0.5, shape))] = 0  # cut: flat faces facing each other  # fmt: skip
+    face = seed % 4 == 1
+    gap = float(rng.choice([2.0, 3.0, 4.5]))
+    connectivity = (4 if ndim == 2 else 6) if face else None
+    assert np.array_equal(bridge_gaps(labels, gap, connectivity), _plain_bridges(labels, gap, face))
+
+
+def test_facing_faces_are_joined_whole_even_when_the_neighbour_is_nearer_to_another():
+    volume = np.zeros((13, 5, 5), np.uint8)
+    volume[0:3, 1:4, 1:4] = 1  # A
+    volume[5:8, 1:4, 1:4] = 1  # B: 3 from A
+    volume[10:13, 1:4, 1:4] = 1  # C: 3 from B; A's nearest is B, B's nearest are A and C
+    joined = bridge_gaps(volume, 3)
+    assert joined[3:5, 1:4, 1:4].all() and joined[8:10, 1:4, 1:4].all()  # whole 3 x 3 cross-sections
+    assert int(joined.sum() - volume.sum()) == 36
+    volume[10:13] = 0
+    volume[9:12, 1:4, 1:4] = 1  # C now 2 from B: B joins C only, A still joins B with its whole face
+    joined = bridge_gaps(volume, 3)
+    assert joined[3:5, 1:4, 1:4].all() and joined[8, 1:4, 1:4].all()
+    assert np.array_equal(joined, _plain_bridges(volume, 3, False))
