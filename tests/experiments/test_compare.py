@@ -43,6 +43,7 @@ def test_compare_end_to_end(tmp_path, capsys):
     assert not (out / "runs/dicece+post").exists()
     assert json.loads(runs["dicece", "ok"]["postprocess"]) == {}
     assert isinstance(json.loads(runs["dicece+post", "ok"]["postprocess"])["min_size"], int)
+    assert "max_gap" not in json.loads(runs["dicece+post", "ok"]["postprocess"])  # the baseline: MONAI's steps only
     rows = _csv(out / "per_case.csv")
     assert len(rows) == 3 * 2  # 3 finished configurations x 1 seed x 2 test cases
     dataset = json.loads((out / "data/dataset.json").read_text())
@@ -120,5 +121,7 @@ def test_configurations_that_train_the_same_share_their_runs(tmp_path):
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["dicece"]
     rows = _csv(out / "per_seed.csv")
     assert sorted(r["configuration"] for r in rows) == ["bundle", "dicece"]
+    runs = {r["configuration"]: r for r in _csv(out / "runs.csv")}
+    assert json.loads(runs["bundle"]["postprocess"]) == {"max_gap": 6, "min_size": 128}  # as the bundle ships it
     # the bundle's post-processing is all that differs: the raw scores are those of the shared run
     assert _compare(out, ["dicece", "bundle"]) == 0  # resumes: the shared run's key matches both
