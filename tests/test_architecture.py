@@ -5,6 +5,7 @@ private name (its import graph is of modules, not of the names imported from the
 from __future__ import annotations
 
 import ast
+import logging
 import pathlib
 
 import pytest
@@ -18,7 +19,15 @@ def test_import_contracts_are_kept(monkeypatch, capsys):
     from importlinter.cli import lint_imports
 
     monkeypatch.chdir(ROOT)
-    code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    # import-linter configures logging with disable_existing_loggers: every logger made so far (ours included)
+    # would stay silent for the tests that run after this one
+    loggers = [log for log in logging.root.manager.loggerDict.values() if isinstance(log, logging.Logger)]
+    enabled = [log for log in loggers if not log.disabled]
+    try:
+        code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    finally:
+        for log in enabled:
+            log.disabled = False
     out = capsys.readouterr().out
     assert code == 0, out
     assert "0 broken" in out and "nothing imports upward KEPT" in out.replace("\n", " ")
