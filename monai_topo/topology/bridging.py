@@ -17,8 +17,8 @@ What a bridge is, exactly:
   by their whole facing cross-section;
 - a line is the set of voxels nearest to the points of the segment at ``n + 1`` evenly spaced steps (``n``: the
   largest coordinate difference), both voxels where a point lies half-way between two: consecutive voxels are
-  26- (8-) neighbours; under the V-construction each step adds the voxels of its 2 x 2 (x 2) box, so the line is
-  face-connected;
+  26- (8-) neighbours; under the V-construction each step adds the voxels of the box between its voxels and the
+  next step's, so the line is face-connected;
 - a line is drawn only where the input has background or its own label (never across another label), and only into
   background.
 
@@ -30,6 +30,7 @@ way (the result flipped or transposed). Two structures closer than ``max_gap`` a
 from __future__ import annotations
 
 import itertools
+
 import numpy as np
 from scipy import ndimage
 
@@ -38,6 +39,9 @@ from monai_topo.topology.connectivity import foreground_connectivity
 from monai_topo.topology.objects import label_boxes
 
 __all__ = ["bridge_gaps", "digital_line"]
+
+# lines drawn per block (a block's voxels: pairs x steps x box corners x ndim integers)
+_PAIRS_PER_BLOCK = 1 << 14
 
 
 def _lines(starts: np.ndarray, stops: np.ndarray, face_connected: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -198,13 +202,14 @@ def bridge_gaps(labels: np.ndarray, max_gap: float, connectivity: int | None = N
         starts, stops = _gap_pairs(pieces, count, gap)
         if not len(starts):
             continue
-        voxels, owner = _lines(starts, stops, face)
-        index = tuple(voxels.T)
-        crossed = source[index]
-        blocked = np.zeros(len(starts), dtype=bool)  # a line that would cross another label is not drawn
-        blocked[owner[(crossed != 0) & (crossed != value)]] = True
         target = out[box]  # a view: lines are drawn into ``out``
-        draw = ~blocked[owner]
-        draw[draw] = target[tuple(axis[draw] for axis in index)] == 0
-        target[tuple(axis[draw] for axis in index)] = value
+        for lo in range(0, len(starts), _PAIRS_PER_BLOCK):  # bounded memory for long facing faces
+            voxels, owner = _lines(starts[lo : lo + _PAIRS_PER_BLOCK], stops[lo : lo + _PAIRS_PER_BLOCK], face)
+            index = tuple(voxels.T)
+            crossed = source[index]
+            blocked = np.zeros(len(owner) and owner.max() + 1, dtype=bool)  # a line across another label: not drawn
+            blocked[owner[(crossed != 0) & (crossed != value)]] = True
+            draw = ~blocked[owner]
+            draw[draw] = target[tuple(axis[draw] for axis in index)] == 0
+            target[tuple(axis[draw] for axis in index)] = value
     return out
