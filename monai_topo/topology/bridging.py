@@ -30,6 +30,7 @@ way (the result flipped or transposed). Two structures closer than ``max_gap`` a
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -102,15 +103,20 @@ def digital_line(start: np.ndarray, stop: np.ndarray, face_connected: bool = Fal
     return np.unique(_lines(a, b, face_connected)[0], axis=0)
 
 
-def _shells(gap: float, ndim: int) -> list[np.ndarray]:
-    """The integer offsets of length at most ``gap``, one array per squared length, shortest first."""
+@lru_cache(maxsize=16)
+def _shells(gap: float, ndim: int) -> tuple[np.ndarray, ...]:
+    """The integer offsets of length at most ``gap``, one array per squared length, shortest first (computed once
+    per ``gap`` and ``ndim``: :func:`bridge_gaps` asks for them once per label)."""
     reach = int(np.floor(gap))
     axis = np.arange(-reach, reach + 1)
     grid = np.stack(np.meshgrid(*[axis] * ndim, indexing="ij"), -1).reshape(-1, ndim)
     squared = (grid**2).sum(1)
     keep = (squared > 0) & (squared <= gap * gap + 1e-9)
     grid, squared = grid[keep], squared[keep]
-    return [grid[squared == value] for value in np.unique(squared)]
+    shells = tuple(grid[squared == value] for value in np.unique(squared))
+    for shell in shells:
+        shell.flags.writeable = False  # shared between calls
+    return shells
 
 
 def _gap_pairs(pieces: np.ndarray, count: int, gap: float) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import torch
 from monai.config import KeysCollection
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import FillHoles, KeepLargestConnectedComponent, MapTransform, RemoveSmallObjects, Transform
-from monai.utils import TransformBackends, convert_to_dst_type
+from monai.utils import TransformBackends, convert_to_dst_type, convert_to_numpy
 
 from monai_topo.topology.bridging import bridge_gaps
 from monai_topo.topology.connectivity import background_connectivity, foreground_connectivity
@@ -75,9 +75,9 @@ class TopologyPostprocess(Transform):
 
     In this order, each step only when asked for:
 
-    0. ``max_gap > 0``: :func:`~monai_topo.topology.bridging.bridge_gaps` joins each piece of each label to its
-       nearest other piece of that label when their closest voxels are at most ``max_gap`` voxels apart, by the
-       straight digital line between them (never across another label);
+    0. ``max_gap >= 1``: :func:`~monai_topo.topology.bridging.bridge_gaps` joins each piece of each label to its
+       nearest other pieces of that label when their closest voxels are at most ``max_gap`` voxels apart, by
+       straight digital lines between those closest voxels (never across another label);
     1. ``min_size > 0``: :class:`monai.transforms.RemoveSmallObjects` removes the foreground components (all
        non-zero labels together, ``independent_channels=False``) of fewer than ``min_size`` voxels (scikit-image's
        rule: from version 0.26 on, components of at most ``min_size`` voxels);
@@ -156,11 +156,11 @@ class TopologyPostprocess(Transform):
         fg = _HOPS[foreground_connectivity(self.connectivity, ndim)]
         bg = _HOPS[background_connectivity(self.connectivity, ndim)]
         # KeepLargestConnectedComponent and FillHoles write into their input: work on a copy, never the caller's
-        out = img.clone() if isinstance(img, torch.Tensor) else np.array(img, copy=True)
-        if self.max_gap >= 1:
-            bridged = bridge_gaps(np.asarray(out.detach().cpu() if isinstance(out, torch.Tensor) else out)[0],
-                                  self.max_gap, self.connectivity)  # fmt: skip
-            out = convert_to_dst_type(bridged[None], out, dtype=out.dtype)[0]
+        if self.max_gap >= 1:  # bridge_gaps returns a new array: that is the copy
+            bridged = bridge_gaps(convert_to_numpy(img)[0], self.max_gap, self.connectivity)
+            out = convert_to_dst_type(bridged[None], img, dtype=img.dtype)[0]
+        else:
+            out = img.clone() if isinstance(img, torch.Tensor) else np.array(img, copy=True)
         if self.min_size > 0:
             with warnings.catch_warnings():  # scikit-image >= 0.26 deprecates the min_size MONAI passes
                 warnings.filterwarnings("ignore", message=".*min_size.*", category=FutureWarning)
