@@ -148,18 +148,30 @@ class _Pairs:
         return _Pairs(z, z, z)
 
 
-def _first_voxels(flat: np.ndarray, n: int) -> np.ndarray:
-    """``out[l]``: the first voxel (flat, index order) of label ``l`` (1..n) of a flat label array.
+def _first_voxels(lab: np.ndarray, n: int) -> np.ndarray:
+    """``out[l]``: the first voxel (flat, index order) of label ``l`` (1..n) of a label array.
 
-    cc3d numbers components in the order of their first voxel; then the first voxel of label ``l`` is where the
-    running maximum of the labels reaches ``l``. Checked, with a slower fallback.
+    cc3d numbers components in the order of their first voxel; then the first voxels are where the running maximum
+    of the labels grows (by one each time). Found row by row: the rows (along the last axis) where the running
+    maximum grows, and in those the positions. Checked, with a slower fallback.
     """
     out = np.full(n + 1, _BIG, np.int64)
     if n == 0:
         return out
-    labels = np.arange(1, n + 1)
-    first = np.searchsorted(np.maximum.accumulate(flat), labels)
-    if first[-1] < len(flat) and np.array_equal(flat[first], labels):
+    flat = lab.ravel()
+    width = lab.shape[-1]
+    rows = flat.reshape(-1, width)
+    run = np.maximum.accumulate(rows.max(axis=1).astype(np.int64))
+    before = np.r_[0, run[:-1]]
+    new = np.flatnonzero(run > before)
+    sub = np.maximum.accumulate(np.ascontiguousarray(rows[new].T).astype(np.int64), axis=0)  # (width, rows)
+    np.maximum(sub, before[new], out=sub)
+    grows = np.empty(sub.shape, bool)
+    np.greater(sub[0], before[new], out=grows[0])
+    np.greater(sub[1:], sub[:-1], out=grows[1:])
+    row, col = np.nonzero(grows.T)  # in index order
+    first = new[row] * width + col
+    if len(first) == n and np.array_equal(flat[first], np.arange(1, n + 1)):
         out[1:] = first
     else:  # not numbered in order of appearance
         idx = np.flatnonzero(flat)
@@ -180,7 +192,7 @@ def _dim0_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray,
     d, shape = A.ndim, A.shape
     lab, n = label_components(A, 6 if d == 3 else 4)
     flat = lab.ravel()
-    r = _first_voxels(flat, n)
+    r = _first_voxels(lab, n)
     strides = np.cumprod((1,) + shape[:0:-1])[::-1].astype(np.int64)
     T = np.full(n + 1, _BIG, np.int64)
     later = (r >= strides[0]) & (r < _BIG)
@@ -247,7 +259,7 @@ def _top_sweep(A: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         for side in (0, -1):
             cavity[np.take(lab, side, axis=axis).ravel()] = False
     flat = lab.ravel()
-    last = len(flat) - 1 - _first_voxels(flat, n)
+    last = len(flat) - 1 - _first_voxels(lab, n)
     last[0] = -1
     return flat, n, cavity, last
 
@@ -371,6 +383,32 @@ def _edge_grids(X: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _first_choice(orders: dict[int, list[int]], classes: int) -> np.ndarray:
+    """A table from ``class * 64 + bits`` (bit ``c``: item ``c`` of six is present) to the first present item in the
+    class's order; -1 where none is."""
+    table = np.full(classes * 64, -1, np.int64)
+    for cls, order in orders.items():
+        for bits in range(64):
+            table[cls * 64 + bits] = next((c for c in order if bits >> c & 1), -1)
+    return table
+
+
+def _roots(parent: np.ndarray) -> tuple[int, np.ndarray]:
+    """Trees given by parent pointers (a root points to itself): their number, and each node's tree id (0, 1, ...,
+    numbered by root), by pointer jumping."""
+    parent = np.asarray(parent, np.int64)
+    nodes = np.arange(len(parent))
+    root = parent.copy()
+    while True:
+        up = root[root]
+        if np.array_equal(up, root):
+            break
+        root = up
+    is_root = parent == nodes
+    ids = np.cumsum(is_root) - 1
+    return int(is_root.sum()), ids[root]
+
+
 def _along(axis: int, part: slice) -> tuple[slice, ...]:
     return tuple(part if a == axis else slice(None) for a in range(3))
 
@@ -387,8 +425,9 @@ class _Cells:
 
     def primal_base(self) -> tuple[np.ndarray, ...]:
         """The starts of the x runs of ``X`` (the primal specials: every other vertex links -x): their flat
-        indices, which of their six edges are present, their class (coordinates 0), the map of specials and the
-        x of the last special at or before each vertex on its line."""
+        indices, which of their six edges are present and their class (coordinates 0) as bits (see
+        :func:`_first_choice`), the map of specials and the x of the last special at or before each vertex on its
+        line."""
         if self._primal is None:
             X, E = self.X, self.E
             shape, N = X.shape, X.size
@@ -401,19 +440,19 @@ class _Cells:
             stride = (n1 * n2, n2, 1)
             x, y, z = Q // stride[0], (Q // stride[1]) % n1, Q % n2
             coords = (x, y, z)
-            present = np.zeros((len(Q), 6), bool)
+            # which of the six edges are present (bit ``code``), with the class (coordinates 0) in bits 6-8
+            present = ((x == 0) * 256 + (y == 0) * 128 + (z == 0) * 64).astype(np.int16)
             for code, (axis, sign) in enumerate(_DIRS):
                 if sign > 0:
-                    present[:, code] = Ef[axis][Q]
+                    present |= Ef[axis][Q].astype(np.int16) << code
                 elif code != 0:  # (a start has no -x edge)
-                    ok = coords[axis] >= 1
-                    present[ok, code] = Ef[axis][Q[ok] - stride[axis]]
-            cls = 4 * (x == 0) + 2 * (y == 0) + (z == 0)
+                    ok = np.flatnonzero(coords[axis] >= 1)
+                    present[ok] |= Ef[axis][Q[ok] - stride[axis]].astype(np.int16) << code
             sid = np.zeros(N, np.int32 if len(Q) < 2**31 - 1 else np.int64)  # 1 + position in Q, 0 elsewhere
             sid[Q] = np.arange(1, len(Q) + 1)
             acc = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
             acc.ravel()[Q] = x
-            self._primal = Q, present, cls, sid, _running_along_x(acc, reverse=False).ravel()
+            self._primal = Q, present, sid, _running_along_x(acc, reverse=False).ravel()
         return self._primal
 
     def dual_base(self) -> tuple[np.ndarray, ...]:
@@ -425,7 +464,7 @@ class _Cells:
             m = tuple(k - 1 for k in shape)
             if min(m) <= 0:
                 z = np.zeros(0, np.int64)
-                self._dual = z, np.zeros((0, 6), bool), z, z
+                self._dual = z, np.zeros(0, np.int16), z, z
                 return self._dual
             walls = (  # the six faces of each cube, latest first: +x, +y, +z, -z, -y, -x
                 SQ[0][1:, : m[1], : m[2]],
@@ -440,7 +479,9 @@ class _Cells:
                 closed &= w
             cubes = np.flatnonzero(walls[0] & ~closed)  # +x face a wall, another face free
             del closed
-            free = np.stack([~w.ravel()[cubes] for w in walls], axis=1)
+            free = np.zeros(len(cubes), np.int16)  # bit k: face k is free
+            for k, w in enumerate(walls):
+                free |= (~w.ravel()[cubes]).astype(np.int16) << k
             M = m[0] * m[1] * m[2]
             sid = np.zeros(M, np.int32 if len(cubes) < 2**31 - 1 else np.int64)
             sid[cubes] = np.arange(1, len(cubes) + 1)
@@ -485,20 +526,18 @@ class _PrimalSweep:
         _, n1, n2 = shape
         self.stride = np.array([n1 * n2, n2, 1], np.int64)
         # the starts of the x runs (no -x edge) are the specials; their links in this sweep's order
-        S, present, cls, self.sid, self.acc = cells.primal_base()
+        S, present, self.sid, self.acc = cells.primal_base()
         if mode == "deaths":
             priorities = _vertex_priorities(shape)
         else:  # index order: the three edges ending at the vertex, then the three starting there
             priorities = {
                 tuple(bool(v) for v in z): [c for c in range(6) if not (c < 3 and z[c])] for z in np.ndindex(2, 2, 2)
             }
-        rank = np.full((8, 6), 99, np.int64)
-        for zero, order in priorities.items():
-            for r, code in enumerate(order):
-                rank[4 * zero[0] + 2 * zero[1] + zero[2], code] = r
-        ranks = np.where(present, rank[cls], 99)
-        codes = np.argmin(ranks, axis=1)
-        isolated = ranks[np.arange(len(S)), codes] >= 99
+        table = _first_choice(
+            {4 * zero[0] + 2 * zero[1] + zero[2]: order for zero, order in priorities.items()}, classes=8
+        )
+        codes = table[present]
+        isolated = codes < 0
         codes = np.where(isolated, 0, codes)
         self.S = S
         axes = codes % 3
@@ -511,9 +550,7 @@ class _PrimalSweep:
         self.root_S = root
         self.S_parent = np.where(root, S, nb)
         self.S_link = np.where(root, -1, np.where(codes < 3, nb, S) * 3 + axes)
-        nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
-        self.nfrag, self.frag_S = connected_components(graph, directed=False)
+        self.nfrag, self.frag_S = _roots(self.head_index(self.S_parent))
         links = _unique(self.S_link[~root])
         if mode == "deaths":
             self._death_candidates(X, E, SQ, links)
@@ -662,9 +699,7 @@ class _DualSweep:
         self.cstride = np.array([m[1] * m[2], m[2], 1], np.int64) if M else np.ones(3, np.int64)
         cubes, free, self.sid, self.acc = cells.dual_base()
         priority = (0, 1, 2, 3, 4, 5) if mode == "deaths" else (0, 1, 2, 4, 3, 5)
-        rank = np.full(6, 99, np.int64)
-        rank[list(priority)] = np.arange(6)
-        codes = np.argmin(np.where(free, rank, 99), axis=1).astype(np.int64)
+        codes = _first_choice({0: list(priority)}, classes=1)[free].astype(np.int64)
         self.inf_key, self.inf_target = self._infinity_link(SQ)
         S = np.concatenate([cubes, [INF]])
         self.S = S
@@ -678,9 +713,7 @@ class _DualSweep:
         self.root_S = root
         self.S_parent = np.where(root, S, tgt)
         self.S_link = np.where(root, -1, key)
-        nS = len(S)
-        graph = coo_matrix((np.ones(nS, np.int8), (np.arange(nS), self.head_index(self.S_parent))), (nS, nS))
-        self.nfrag, self.frag_S = connected_components(graph, directed=False)
+        self.nfrag, self.frag_S = _roots(self.head_index(self.S_parent))
         # candidates: squares not in X whose entering edges all lie in X (at least one), and not links
         ck = np.flatnonzero(_dual_candidates(X, E, SQ, mode).ravel())
         ck = (ck % N) * 3 + ck // N
@@ -989,27 +1022,27 @@ class _WalkTables:
 
 def _walks(sweep, starts: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keys (edges, or squares for a dual sweep), with their owner, of the forest paths from each start node to its
-    fragment's root."""
+    fragment's root. The walk collects the specials' links and the runs between them; the runs are expanded at
+    the end, in one pass."""
     tables = sweep.walk_tables()
-    out_k, out_o = [], []
     owners = np.asarray(owners, np.int64)
     cur, lo, length = sweep.start_runs(np.asarray(starts, np.int64))
-    pos, own = _expand_runs(lo, length, owners, sweep.run_step)
-    out_k.append(sweep.run_keys(pos))
-    out_o.append(own)
+    link_k, link_o, run_lo, run_len, run_o = [], [], [lo], [length], [owners]
     own = owners
+    nxt, link, t_lo, t_len = tables.nxt, tables.link, tables.run_lo, tables.run_len
     while len(cur):
-        go = tables.nxt[cur] >= 0
+        go = nxt[cur] >= 0
         cur, own = cur[go], own[go]
         if not len(cur):
             break
-        out_k.append(tables.link[cur])
-        out_o.append(own)
-        pos, o = _expand_runs(tables.run_lo[cur], tables.run_len[cur], own, sweep.run_step)
-        out_k.append(sweep.run_keys(pos))
-        out_o.append(o)
-        cur = tables.nxt[cur]
-    return np.concatenate(out_k), np.concatenate(out_o)
+        link_k.append(link[cur])
+        link_o.append(own)
+        run_lo.append(t_lo[cur])
+        run_len.append(t_len[cur])
+        run_o.append(own)
+        cur = nxt[cur]
+    pos, o = _expand_runs(np.concatenate(run_lo), np.concatenate(run_len), np.concatenate(run_o), sweep.run_step)
+    return np.concatenate([sweep.run_keys(pos)] + link_k), np.concatenate([o] + link_o)
 
 
 def _forest_loops(
