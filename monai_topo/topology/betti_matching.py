@@ -422,6 +422,7 @@ class _Cells:
         self.SQ = _squares_in(X)
         self._primal = None
         self._dual = None
+        self._candidates = None
 
     def primal_base(self) -> tuple[np.ndarray, ...]:
         """The starts of the x runs of ``X`` (the primal specials: every other vertex links -x): their flat
@@ -455,6 +456,19 @@ class _Cells:
             self._primal = Q, present, sid, _running_along_x(acc, reverse=False).ravel()
         return self._primal
 
+    def dual_candidates(self, mode: str, sides) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The keys of the squares of :func:`_dual_candidates` and their two sides (``sides``: a dual sweep's); on
+        a grid thick in y and z both modes share all but the squares along the x axis (computed once)."""
+        if min(self.X.shape[1:]) < 2:
+            keys = _dual_candidates(self.X, self.E, self.SQ, mode)
+            return (keys, *sides(keys))
+        if self._candidates is None:
+            keys = _dual_candidates(self.X, self.E, self.SQ, None)
+            self._candidates = (keys, *sides(keys))
+        keys, c1, c2 = self._candidates
+        keep = _axis_candidates(keys, self.E, mode)
+        return keys[keep], c1[keep], c2[keep]
+
     def dual_base(self) -> tuple[np.ndarray, ...]:
         """The cubes whose +x face is a square of ``X`` and another face is not (the dual specials: every other
         cube links +x), which of their faces are free (+x, +y, +z, -z, -y, -x), the map of specials and the x of
@@ -464,7 +478,7 @@ class _Cells:
             m = tuple(k - 1 for k in shape)
             if min(m) <= 0:
                 z = np.zeros(0, np.int64)
-                self._dual = z, np.zeros(0, np.int16), z, z
+                self._dual = z, np.zeros(0, np.int16), np.ones(1, np.int64), z
                 return self._dual
             walls = (  # the six faces of each cube, latest first: +x, +y, +z, -z, -y, -x
                 SQ[0][1:, : m[1], : m[2]],
@@ -483,8 +497,9 @@ class _Cells:
             for k, w in enumerate(walls):
                 free |= (~w.ravel()[cubes]).astype(np.int16) << k
             M = m[0] * m[1] * m[2]
-            sid = np.zeros(M, np.int32 if len(cubes) < 2**31 - 1 else np.int64)
+            sid = np.zeros(M + 1, np.int32 if len(cubes) < 2**31 - 2 else np.int64)  # the outside (M) last in S
             sid[cubes] = np.arange(1, len(cubes) + 1)
+            sid[M] = len(cubes) + 1
             acc = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
             acc.ravel()[cubes] = cubes // (m[1] * m[2])
             self._dual = cubes, free, sid, _running_along_x(acc, reverse=True).ravel()
@@ -714,11 +729,13 @@ class _DualSweep:
         self.S_parent = np.where(root, S, tgt)
         self.S_link = np.where(root, -1, key)
         self.nfrag, self.frag_S = _roots(self.head_index(self.S_parent))
-        # candidates: squares not in X whose entering edges all lie in X (at least one), and not links
-        ck = np.flatnonzero(_dual_candidates(X, E, SQ, mode).ravel())
-        ck = (ck % N) * 3 + ck // N
-        c1, c2 = self.sides(ck)
-        islink = (self.link_key(c1) == ck) | (self.link_key(c2) == ck)
+        # candidates: squares not in X whose entering edges all lie in X (at least one), and not links (a link is
+        # a special's, or the +x face of a cube that is not special)
+        ck, c1, c2 = cells.dual_candidates(mode, self.sides)
+        p1, s1 = self._special(c1)
+        p2, s2 = self._special(c2)
+        islink = (s1 & (self.S_link[p1] == ck)) | (s2 & (self.S_link[p2] == ck))
+        islink |= (ck % 3 == 0) & ~s1 & (c1 < M)
         ck, c1, c2 = ck[~islink], c1[~islink], c2[~islink]
         nontree = _kruskal_nontree(self.frag(c1), self.frag(c2), -self.order_rank(ck))
         self.cand_key, self.cand_u, self.cand_v, self.cand_tree = ck, c1, c2, ~nontree
@@ -792,12 +809,7 @@ class _DualSweep:
         return lo, hi
 
     def _special(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c = np.asarray(c, np.int64)
-        last = len(self.S) - 1
-        if not self.M:
-            return np.full(len(c), last, np.int64), np.ones(len(c), bool)
-        inf = c >= self.M
-        pos = np.where(inf, last + 1, self.sid[np.where(inf, 0, c)].astype(np.int64)) - 1
+        pos = self.sid[c].astype(np.int64) - 1
         return np.maximum(pos, 0), pos >= 0
 
     def parent(self, c: np.ndarray) -> np.ndarray:
@@ -872,9 +884,9 @@ def _last_edge_keys(keys: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return (p + step) * 3 + np.where(s == 2, 1, 2)
 
 
-def _dual_candidates(X: np.ndarray, E: list[np.ndarray], SQ: list[np.ndarray], mode: str) -> np.ndarray:
-    """``out[s][p]``: the square ``(p, s)`` is not in ``X`` and every edge whose first square (in sweep order) it is
-    (at least one) lies in ``X``.
+def _dual_candidates(X: np.ndarray, E: list[np.ndarray], SQ: list[np.ndarray], mode: str | None) -> np.ndarray:
+    """Keys (type, then position) of the squares ``(p, s)`` not in ``X`` such that every edge whose first square
+    (in sweep order) is ``(p, s)`` (at least one) lies in ``X``.
 
     The edges whose first square (``deaths``: by index; ``births``: by last edge, then index) is ``(p, s)``: for
     ``s = 2`` the edges ``(p + e_y, 0)`` and ``(p + e_x, 1)``, and if ``y = z = 0`` the edge ``(p, 0)`` (``deaths``:
@@ -882,33 +894,50 @@ def _dual_candidates(X: np.ndarray, E: list[np.ndarray], SQ: list[np.ndarray], m
     ``s = 1`` the edge ``(p + e_x, 2)``, ``(p + e_z, 0)`` if ``y = 0``, ``(p, 0)`` if ``y = z = 0`` (``births``: on
     a grid one voxel thick in y), and (``deaths``) ``(p, 2)`` if ``x = y = 0`` on a grid one voxel thick in y; for
     ``s = 0`` none unless ``x = 0``: then ``(p + e_z, 1)``, ``(p + e_y, 2)``, ``(p, 1)`` if ``z = 0`` and ``(p, 2)``
-    if ``y = 0``.
+    if ``y = 0``. ``mode`` None (a grid thick in y and z): without the conditions of either mode on the edge
+    ``(p, 0)`` at ``y = z = 0`` (see :func:`_axis_candidates`).
     """
     shape = X.shape
     n0, n1, n2 = shape
     deaths = mode == "deaths"
-    out = np.zeros((3,) + shape, bool)
+    keys = []
     if n0 > 1 and n1 > 1:  # s = 2
-        ok = out[2]
+        ok = np.zeros(shape, bool)
         ok[:-1, :-1] = E[0][:-1, 1:] & E[1][1:, :-1] & ~SQ[2][:-1, :-1]
-        if n2 == 1 or not deaths:
+        if mode is not None and (n2 == 1 or not deaths):
             ok[:, 0, 0] &= E[0][:, 0, 0]
         if n2 == 1:
             ok[0, :, 0] &= E[1][0, :, 0]
+        keys.append(np.flatnonzero(ok) * 3 + 2)
     if n0 > 1 and n2 > 1:  # s = 1
-        ok = out[1]
+        ok = np.zeros(shape, bool)
         ok[:-1, :, :-1] = E[2][1:, :, :-1] & ~SQ[1][:-1, :, :-1]
         ok[:-1, 0, :-1] &= E[0][:-1, 0, 1:]
-        if deaths or n1 == 1:
+        if mode is not None and (deaths or n1 == 1):
             ok[:, 0, 0] &= E[0][:, 0, 0]
         if deaths and n1 == 1:
             ok[0, 0, :] &= E[2][0, 0, :]
+        keys.append(np.flatnonzero(ok) * 3 + 1)
     if n1 > 1 and n2 > 1:  # s = 0
-        ok = out[0][0]
+        ok = np.zeros((n1, n2), bool)
         ok[:-1, :-1] = E[1][0, :-1, 1:] & E[2][0, 1:, :-1] & ~SQ[0][0, :-1, :-1]
         ok[:, 0] &= E[1][0, :, 0]
         ok[0, :] &= E[2][0, 0, :]
-    return out
+        keys.append(np.flatnonzero(ok) * 3)
+    keys = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    return keys
+
+
+def _axis_candidates(keys: np.ndarray, E: list[np.ndarray], mode: str) -> np.ndarray:
+    """Which of the squares ``keys`` of :func:`_dual_candidates` (mode None) are candidates in ``mode``: at
+    ``y = z = 0`` the edge ``(p, 0)`` enters with the square of type 2 (``births``) or 1 (``deaths``), and must lie
+    in ``X``."""
+    shape = E[0].shape
+    p, s = np.divmod(keys, 3)
+    on_axis = np.flatnonzero((p % (shape[1] * shape[2]) == 0) & (s == (2 if mode == "births" else 1)))
+    keep = np.ones(len(keys), bool)
+    keep[on_axis] = E[0][:, 0, 0][p[on_axis] // (shape[1] * shape[2])]
+    return keep
 
 
 def _square_edges(keys: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
