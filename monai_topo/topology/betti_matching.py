@@ -229,17 +229,20 @@ def _dim0_pairs(sweep: tuple) -> _Pairs:
     return _Pairs(keys, keys, T[order[1:]] // d)
 
 
-def _dim0_matches(A0: np.ndarray, A1: np.ndarray, sweep_u: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Keys of the matched pairs of both inputs in dimension 0 (the comparison's joins where both sides hold both)."""
+def _dim0_matches(sweep0: tuple, sweep1: tuple, sweep_u: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of the matched pairs of both inputs in dimension 0 (the comparison's joins where both sides hold both).
+
+    An input's first voxel in a component of the comparison is the first of its own components' first voxels
+    there (its components lie inside the comparison's)."""
     lab, n, _, _, order = sweep_u
     if n < 2:
         z = np.zeros(0, np.int64)
         return z, z
     flat = lab.ravel()
     sides = []
-    for A in (A0, A1):
-        idx = np.flatnonzero(A.ravel())
-        mk = _first_per_label(flat[idx], idx, n)[order]
+    for _, n_a, r_a, _, _ in (sweep0, sweep1):
+        firsts = r_a[1 : n_a + 1]
+        mk = _first_per_label(flat[firsts].astype(np.int64), firsts, n)[order]
         sides.append((np.minimum.accumulate(mk)[:-1], mk[1:]))
     (b0, v0), (b1, v1) = sides
     ok = (b0 < _BIG) & (v0 < _BIG) & (b1 < _BIG) & (v1 < _BIG)
@@ -566,13 +569,19 @@ class _PrimalSweep:
         self.S_parent = np.where(root, S, nb)
         self.S_link = np.where(root, -1, np.where(codes < 3, nb, S) * 3 + axes)
         self.nfrag, self.frag_S = _roots(self.head_index(self.S_parent))
-        links = _unique(self.S_link[~root])
         if mode == "deaths":
-            self._death_candidates(X, E, SQ, links)
+            self._death_candidates(X, E, SQ)
         else:
-            self._birth_candidates(X, E, SQ, links)
+            self._birth_candidates(X, E, SQ)
 
-    def _death_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
+    def _not_links(self, u: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """For y- and z-edges ``(u, t)``: not the link of either end (only specials link other than -x)."""
+        key = u * 3 + t
+        p1, s1 = self._special(u)
+        p2, s2 = self._special(u + self.stride[t])
+        return ~((s1 & (self.S_link[p1] == key)) | (s2 & (self.S_link[p2] == key)))
+
+    def _death_candidates(self, X: np.ndarray, E: list, SQ: list) -> None:
         """Non-link y- and z-edges of X entering with a square not in X; Kruskal by (entry, key). (Every x-edge is
         the -x link of its upper end.)"""
         shape = X.shape
@@ -600,7 +609,7 @@ class _PrimalSweep:
             cu.append(p)
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
-        keep = ~_member(cu * 3 + ct, links)
+        keep = self._not_links(cu, ct)
         cu, ct = cu[keep], ct[keep]
         x, rem = np.divmod(cu, n1 * n2)
         y, z = np.divmod(rem, n2)
@@ -614,7 +623,7 @@ class _PrimalSweep:
         self.cand_tree = ~nontree
         self.closing = _unique(ent[nontree])
 
-    def _birth_candidates(self, X: np.ndarray, E: list, SQ: list, links: np.ndarray) -> None:
+    def _birth_candidates(self, X: np.ndarray, E: list, SQ: list) -> None:
         """Non-link y- and z-edges of X that are not the last edge of a square of X; Kruskal by key.
 
         (An x-edge is always the earliest edge of its upper end, hence a link.) The last edge of the square
@@ -633,7 +642,7 @@ class _PrimalSweep:
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
         key = cu * 3 + ct
-        keep = ~_member(key, links)
+        keep = self._not_links(cu, ct)
         cu, ct, key = cu[keep], ct[keep], key[keep]
         cv = cu + self.stride[ct]
         self.cand_u, self.cand_v, self.cand_key = cu, cv, key
@@ -1522,7 +1531,7 @@ def _reference_matching(A0: np.ndarray, A1: np.ndarray, with_pairs: bool) -> lis
     out = []
     # dimension 0
     sweeps = [_dim0_sweep(A) for A in (A0, A1)]
-    k0, k1 = _dim0_matches(A0, A1, _dim0_sweep(U))
+    k0, k1 = _dim0_matches(sweeps[0], sweeps[1], _dim0_sweep(U))
     dims = []
     for sw, keys in zip(sweeps, (k0, k1)):
         pairs = _dim0_pairs(sw)
