@@ -110,7 +110,13 @@ def _kruskal_nontree(fu: np.ndarray, fv: np.ndarray, weight: np.ndarray) -> np.n
     if len(idx) == 0:
         return nontree
     a, b = np.minimum(fu[idx], fv[idx]), np.maximum(fu[idx], fv[idx])
-    order = np.lexsort((weight[idx], b, a))
+    w = weight[idx]
+    top = int(b.max()) + 1
+    w_lo, w_span = int(w.min()), int(w.max()) - int(w.min()) + 1
+    if top * top * w_span < 1 << 62:  # one key: pair, then weight
+        order = np.argsort((a * top + b) * w_span + (w - w_lo))
+    else:
+        order = np.lexsort((w, b, a))
     a, b, idx = a[order], b[order], idx[order]
     first = np.ones(len(idx), bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
@@ -430,8 +436,8 @@ class _Cells:
     def primal_base(self) -> tuple[np.ndarray, ...]:
         """The starts of the x runs of ``X`` (the primal specials: every other vertex links -x): their flat
         indices, which of their six edges are present and their class (coordinates 0) as bits (see
-        :func:`_first_choice`), the map of specials and the x of the last special at or before each vertex on its
-        line."""
+        :func:`_first_choice`), the map of specials (1 + position in the starts, 0 elsewhere) and of the last special
+        at or before each vertex on its line (the same numbering)."""
         if self._primal is None:
             X, E = self.X, self.E
             shape, N = X.shape, X.size
@@ -454,9 +460,8 @@ class _Cells:
                     present[ok] |= Ef[axis][Q[ok] - stride[axis]].astype(np.int16) << code
             sid = np.zeros(N, np.int32 if len(Q) < 2**31 - 1 else np.int64)  # 1 + position in Q, 0 elsewhere
             sid[Q] = np.arange(1, len(Q) + 1)
-            acc = np.full(shape, -1, np.int16 if n0 < 32767 else np.int32)
-            acc.ravel()[Q] = x
-            self._primal = Q, present, sid, _running_along_x(acc, reverse=False).ravel()
+            head = _running_along_x(sid.reshape(shape).copy(), reverse=False).ravel()
+            self._primal = Q, present, sid, head
         return self._primal
 
     def dual_candidates(self, mode: str, sides) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -474,14 +479,15 @@ class _Cells:
 
     def dual_base(self) -> tuple[np.ndarray, ...]:
         """The cubes whose +x face is a square of ``X`` and another face is not (the dual specials: every other
-        cube links +x), which of their faces are free (+x, +y, +z, -z, -y, -x), the map of specials and the x of
-        the first special at or after each cube on its line."""
+        cube links +x), which of their faces are free (+x, +y, +z, -z, -y, -x) as bits, the map of specials (1 +
+        position, the outside last, 0 elsewhere) and of the first special at or after each cube on its line (the
+        outside where none is), both with the outside as node ``M``."""
         if self._dual is None:
             SQ, shape = self.SQ, self.X.shape
             m = tuple(k - 1 for k in shape)
             if min(m) <= 0:
                 z = np.zeros(0, np.int64)
-                self._dual = z, np.zeros(0, np.int16), np.ones(1, np.int64), z
+                self._dual = z, np.zeros(0, np.int16), np.ones(1, np.int64), np.ones(1, np.int64)
                 return self._dual
             walls = (  # the six faces of each cube, latest first: +x, +y, +z, -z, -y, -x
                 SQ[0][1:, : m[1], : m[2]],
@@ -503,14 +509,15 @@ class _Cells:
             sid = np.zeros(M + 1, np.int32 if len(cubes) < 2**31 - 2 else np.int64)  # the outside (M) last in S
             sid[cubes] = np.arange(1, len(cubes) + 1)
             sid[M] = len(cubes) + 1
-            acc = np.full(m, m[0], np.int16 if m[0] < 32767 else np.int32)
-            acc.ravel()[cubes] = cubes // (m[1] * m[2])
-            self._dual = cubes, free, sid, _running_along_x(acc, reverse=True).ravel()
+            head = np.where(sid == 0, len(cubes) + 1, sid)
+            _running_along_x(head[:M].reshape(m), reverse=True)
+            self._dual = cubes, free, sid, head
         return self._dual
 
 
 def _running_along_x(grid: np.ndarray, reverse: bool) -> np.ndarray:
-    """Running maximum along axis 0 (``reverse``: running minimum from the end), slice by slice (contiguous)."""
+    """Running maximum along axis 0 (``reverse``: running minimum from the end), slice by slice (contiguous), in
+    place."""
     if reverse:
         for x in range(grid.shape[0] - 2, -1, -1):
             np.minimum(grid[x + 1], grid[x], out=grid[x])
@@ -544,7 +551,7 @@ class _PrimalSweep:
         _, n1, n2 = shape
         self.stride = np.array([n1 * n2, n2, 1], np.int64)
         # the starts of the x runs (no -x edge) are the specials; their links in this sweep's order
-        S, present, self.sid, self.acc = cells.primal_base()
+        S, present, self.sid, self.head = cells.primal_base()
         if mode == "deaths":
             priorities = _vertex_priorities(shape)
         else:  # index order: the three edges ending at the vertex, then the three starting there
@@ -687,9 +694,7 @@ class _PrimalSweep:
 
     def head_index(self, v: np.ndarray) -> np.ndarray:
         """The special vertex (its position in S) that ends the ``-x`` chain of each vertex in ``v``."""
-        v = np.asarray(v, np.int64)
-        head = v + (self.acc[v].astype(np.int64) - v // self.stride[0]) * self.stride[0]
-        return self.sid[head].astype(np.int64) - 1
+        return self.head[v].astype(np.int64) - 1
 
     def frag(self, v: np.ndarray) -> np.ndarray:
         return self.frag_S[self.head_index(v)]
@@ -721,7 +726,7 @@ class _DualSweep:
         self.M = M
         INF = M
         self.cstride = np.array([m[1] * m[2], m[2], 1], np.int64) if M else np.ones(3, np.int64)
-        cubes, free, self.sid, self.acc = cells.dual_base()
+        cubes, free, self.sid, self.head = cells.dual_base()
         priority = (0, 1, 2, 3, 4, 5) if mode == "deaths" else (0, 1, 2, 4, 3, 5)
         codes = _first_choice({0: list(priority)}, classes=1)[free].astype(np.int64)
         self.inf_key, self.inf_target = self._infinity_link(SQ)
@@ -868,17 +873,7 @@ class _DualSweep:
     def head_index(self, c: np.ndarray) -> np.ndarray:
         """The special node (its position in S) ending the ``+x`` chain of each node (the outside, last in S, for
         chains leaving the grid)."""
-        c = np.asarray(c, np.int64)
-        last = len(self.S) - 1
-        out = np.full(len(c), last, np.int64)
-        inside = c < self.M
-        if inside.any():
-            cc = c[inside]
-            cx = cc // self.cstride[0]
-            hx = self.acc[cc].astype(np.int64)
-            head = cc + (np.minimum(hx, self.m[0] - 1) - cx) * self.cstride[0]
-            out[inside] = np.where(hx >= self.m[0], last, self.sid[head].astype(np.int64) - 1)
-        return out
+        return self.head[c].astype(np.int64) - 1
 
     def frag(self, c: np.ndarray) -> np.ndarray:
         return self.frag_S[self.head_index(c)]
