@@ -1416,13 +1416,15 @@ def _birth_edges(primal: _PrimalSweep, dual: _DualSweep) -> np.ndarray:
 
 @dataclass
 class _TunnelPairs:
-    """Dimension 1 of one 3D input: tunnels born at edges and dying at squares, paired; and the loops."""
+    """Dimension 1 of one 3D input: tunnels born at edges and dying at squares, with one loop per birth and one dual
+    loop per death (paired by their linking numbers, see :func:`_dim1_3d`)."""
 
     births: np.ndarray  # edge keys, sorted
     deaths: np.ndarray  # square keys, sorted
-    death_of: np.ndarray  # index into deaths of each birth's death
     loop_keys: np.ndarray  # birth loops (edges), owner = birth index
     loop_owner: np.ndarray
+    dual_keys: np.ndarray  # death loops (squares), owner = death index
+    dual_owner: np.ndarray
 
 
 def _tunnels(A: np.ndarray) -> _TunnelPairs:
@@ -1436,8 +1438,29 @@ def _tunnels(A: np.ndarray) -> _TunnelPairs:
         raise RuntimeError(f"betti_matching: {len(births)} tunnel births but {len(deaths)} deaths; please report.")
     lk, lo = _edge_loops(births_primal, births)
     dk, do = _dual_loops(dual, deaths)
-    death_of = _pivot_rows(*_linking_words(lk, lo, dk, do, len(deaths), A.shape), len(births))
-    return _TunnelPairs(births, deaths, death_of, lk, lo)
+    return _TunnelPairs(births, deaths, lk, lo, dk, do)
+
+
+def _pivots_against(
+    lk: np.ndarray, lo: np.ndarray, nrows: int, columns: list[tuple[np.ndarray, np.ndarray, int]], shape
+) -> list[np.ndarray]:
+    """:func:`_pivot_rows` of the loops ``(lk, lo)`` (``nrows`` of them) against each set of dual loops ``(keys,
+    owner, count)`` in ``columns``; the linking numbers of all sets at once (each set from a new word)."""
+    offsets, total = [], 0
+    for _, _, count in columns:
+        offsets.append(total)
+        total += 64 * ((count + 63) // 64)
+    if not nrows or not total:
+        return [np.full(nrows, -1, np.int64) for _ in columns]
+    keys = np.concatenate([k for k, _, _ in columns])
+    owners = np.concatenate([o + off for (_, o, _), off in zip(columns, offsets)])
+    row, at, bits = _linking_words(lk, lo, keys, owners, total, shape)
+    out = []
+    for (_, _, count), off in zip(columns, offsets):
+        lo_word, hi_word = off // 64, (off + 64 * ((count + 63) // 64)) // 64
+        sel = (at >= lo_word) & (at < hi_word)
+        out.append(_pivot_rows(row[sel], at[sel] - lo_word, bits[sel], nrows) if count else np.full(nrows, -1, np.int64))
+    return out
 
 
 def _tunnel_death_loops(A: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -1486,30 +1509,37 @@ def _dim1_3d(A0: np.ndarray, A1: np.ndarray, with_pairs: bool) -> tuple[int, lis
     del cells
     gk, go = _dual_loops(dual, events) if len(events) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     del dual
-    if with_pairs:
+    pivots = []
+    if with_pairs:  # each input's births against its own deaths (its pairs) and the comparison's (the matching)
         tunnels = [_tunnels(A) for A in (A0, A1)]
-        rows = [(t.loop_keys, t.loop_owner, len(t.births)) for t in tunnels]
+        death_of = []
+        for t in tunnels:
+            own, image = _pivots_against(
+                t.loop_keys,
+                t.loop_owner,
+                len(t.births),
+                [(t.dual_keys, t.dual_owner, len(t.deaths)), (gk, go, len(events))],
+                shape,
+            )
+            death_of.append(own)
+            pivots.append(image)
+        counts = [len(t.births) for t in tunnels]
     else:
-        rows = []
+        counts = []
         for A in (A0, A1):
             count, lk, lo = _tunnel_death_loops(A)
-            rows.append((lk, lo, count))
-    pivots = []
-    for lk, lo, count in rows:
-        if count and len(events):
-            pivots.append(_pivot_rows(*_linking_words(lk, lo, gk, go, len(events), shape), count))
-        else:
-            pivots.append(np.full(count, -1, np.int64))
+            counts.append(count)
+            pivots.append(_pivots_against(lk, lo, count, [(gk, go, len(events))], shape)[0])
     both = np.intersect1d(pivots[0][pivots[0] >= 0], pivots[1][pivots[1] >= 0])
     matched = len(both)
     if not with_pairs:
-        return matched, [rows[0][2] - matched], [rows[1][2] - matched]
+        return matched, [counts[0] - matched], [counts[1] - matched]
     out = []
-    for A, t, piv in zip((A0, A1), tunnels, pivots):
+    for A, t, piv, own in zip((A0, A1), tunnels, pivots, death_of):
         keep = ~np.isin(piv, both) | (piv < 0)
         b = t.births[keep]
         birth_voxel = b // 3 + np.array([shape[1] * shape[2], shape[2], 1], np.int64)[b % 3]
-        death_voxel = _square_parent_voxels(t.deaths[t.death_of[keep]], A)
+        death_voxel = _square_parent_voxels(t.deaths[own[keep]], A)
         out.append((birth_voxel, death_voxel))
     return matched, out[0], out[1]
 
