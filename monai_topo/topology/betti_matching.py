@@ -581,12 +581,10 @@ class _PrimalSweep:
         else:
             self._birth_candidates(X, E, SQ)
 
-    def _not_links(self, u: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """For y- and z-edges ``(u, t)``: not the link of either end (only specials link other than -x)."""
-        key = u * 3 + t
-        p1, s1 = self._special(u)
-        p2, s2 = self._special(u + self.stride[t])
-        return ~((s1 & (self.S_link[p1] == key)) | (s2 & (self.S_link[p2] == key)))
+    def _drop_links(self, cand: np.ndarray, t: int) -> None:
+        """Clear the links among the edges of type ``t`` marked in ``cand`` (only specials link other than -x)."""
+        link = self.S_link[self.S_link % 3 == t]  # (roots have -1: type 2 in Python's modulo, but -1 // 3 < 0)
+        cand.ravel()[link[link >= 0] // 3] = False
 
     def _death_candidates(self, X: np.ndarray, E: list, SQ: list) -> None:
         """Non-link y- and z-edges of X entering with a square not in X; Kruskal by (entry, key). (Every x-edge is
@@ -612,12 +610,11 @@ class _PrimalSweep:
                 cand[r3] &= ~SQ[s1][r3]
             else:
                 cand[r3] = False  # the edge lies in no square (the grid is a line)
+            self._drop_links(cand, t)
             p = np.flatnonzero(cand)
             cu.append(p)
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
-        keep = self._not_links(cu, ct)
-        cu, ct = cu[keep], ct[keep]
         x, rem = np.divmod(cu, n1 * n2)
         y, z = np.divmod(rem, n2)
         ent = np.empty(len(cu), np.int64)
@@ -644,13 +641,12 @@ class _PrimalSweep:
             else:
                 cand[1:] &= ~SQ[1][:-1]
                 cand[:, 1:] &= ~SQ[0][:, :-1]
+            self._drop_links(cand, t)
             p = np.flatnonzero(cand)
             cu.append(p)
             ct.append(np.full(len(p), t, np.int64))
         cu, ct = np.concatenate(cu), np.concatenate(ct)
         key = cu * 3 + ct
-        keep = self._not_links(cu, ct)
-        cu, ct, key = cu[keep], ct[keep], key[keep]
         cv = cu + self.stride[ct]
         self.cand_u, self.cand_v, self.cand_key = cu, cv, key
         nontree = _kruskal_nontree(self.frag(cu), self.frag(cv), key)
