@@ -731,10 +731,13 @@ class _DualSweep:
         key, tgt = self._face_link(cubes, codes)
         key = np.concatenate([key, [self.inf_key]])
         tgt = np.concatenate([tgt, [self.inf_target]])
-        self.S_code = codes
-        self._S_link_raw = key
-        back = self._raw_link(tgt)
-        root = (key < 0) | (tgt == S) | ((back == key) & (S > tgt))
+        # a link chosen by both ends: a special's, or the +x face of a cube that is not special (chosen from above:
+        # the face -x of a special, or the outside's square on the plane x = m0)
+        pos, special = self._special(tgt)
+        inf_lo = self.sides(np.array([max(self.inf_key, 0)], np.int64))[0][0]
+        from_above = np.r_[codes == 5, self.inf_key >= 0 and self.inf_key % 3 == 0 and inf_lo == self.inf_target]
+        mutual = np.where(special, key[pos] == key, from_above & (tgt < M))
+        root = (key < 0) | (tgt == S) | (mutual & (S > tgt))
         self.root_S = root
         self.S_parent = np.where(root, S, tgt)
         self.S_link = np.where(root, -1, key)
@@ -766,13 +769,6 @@ class _DualSweep:
         coord = np.choose(axes, (cx, cy, cz))
         inside = np.where(up, coord + 1 <= np.asarray(m)[axes] - 1, coord >= 1)
         return key, np.where(inside, cubes + np.where(up, 1, -1) * self.cstride[axes], INF)
-
-    def _raw_link(self, c: np.ndarray) -> np.ndarray:
-        """The latest free face of each node (specials from the table, the others their +x face)."""
-        pos, special = self._special(c)
-        if not self.M:
-            return self._S_link_raw[pos]
-        return np.where(special, self._S_link_raw[pos], self.run_keys(np.where(special, 0, c)))
 
     def order_rank(self, keys: np.ndarray) -> np.ndarray:
         """Ranks of squares in the sweep order: by key (``deaths``), or by (last edge, key) (``births``)."""
