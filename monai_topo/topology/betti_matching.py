@@ -58,6 +58,11 @@ _BIG = np.iinfo(np.int64).max
 # small array helpers
 
 
+def _clear(mask: np.ndarray, where: np.ndarray) -> None:
+    """``mask &= ~where`` in place, without a temporary (boolean arrays)."""
+    np.greater(mask, where, out=mask)
+
+
 def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Flat C-order indices as an ``(k, ndim)`` int64 coordinate array."""
     if len(flat) == 0:
@@ -330,19 +335,18 @@ def _entry_keys(x: np.ndarray, y: np.ndarray, z: np.ndarray, t: int, shape: tupl
     return np.where(c[b1] >= 1, (flat - stride[b1]) * 3 + s1, out)
 
 
-def _squares_in(X: np.ndarray) -> list[np.ndarray]:
-    """``SQ[s][p]``: the square ``(p, s)`` exists and its four vertices lie in ``X``."""
+def _squares_in(E: list[np.ndarray]) -> list[np.ndarray]:
+    """``SQ[s][p]``: the square ``(p, s)`` exists and its four vertices lie in the mask (its two edges along the
+    first of the other axes, ``E``: :func:`_edge_grids`, do)."""
     out = []
+    shape = E[0].shape
     for s in range(3):
         a, b = [ax for ax in range(3) if ax != s]
-        m = np.zeros(X.shape, bool)
-        if X.shape[a] > 1 and X.shape[b] > 1:
-            sa0 = tuple(slice(None, -1) if ax == a else slice(None) for ax in range(3))
-            sa1 = tuple(slice(1, None) if ax == a else slice(None) for ax in range(3))
-            core = X[sa0] & X[sa1]
-            sb0 = tuple(slice(None, -1) if ax == b else slice(None) for ax in range(3))
-            sb1 = tuple(slice(1, None) if ax == b else slice(None) for ax in range(3))
-            m[tuple(slice(None, -1) if ax in (a, b) else slice(None) for ax in range(3))] = core[sb0] & core[sb1]
+        m = np.zeros(shape, bool)
+        if shape[a] > 1 and shape[b] > 1:
+            lo = tuple(slice(None, -1) if ax == b else slice(None) for ax in range(3))
+            hi = tuple(slice(1, None) if ax == b else slice(None) for ax in range(3))
+            np.logical_and(E[a][lo], E[a][hi], out=m[lo])
         out.append(m)
     return out
 
@@ -428,7 +432,7 @@ class _Cells:
     def __init__(self, X: np.ndarray):
         self.X = X
         self.E = _edge_grids(X)
-        self.SQ = _squares_in(X)
+        self.SQ = _squares_in(self.E)
         self._primal = None
         self._dual = None
         self._candidates = None
@@ -443,7 +447,7 @@ class _Cells:
             shape, N = X.shape, X.size
             n0, n1, n2 = shape
             starts = X.copy()
-            starts[1:] &= ~E[0][:-1]
+            _clear(starts[1:], E[0][:-1])
             Q = np.flatnonzero(starts)
             del starts
             Ef = [e.ravel() for e in E]
@@ -599,15 +603,15 @@ class _PrimalSweep:
             # not entering with a square of X; entry: (p - e_b1, s1) if p_b1 >= 1, else (p - e_b2, s2) if
             # p_b2 >= 1, else (p, s2) or (p, s1)
             r1 = _along(b1, slice(1, None))
-            cand[r1] &= ~SQ[s1][_along(b1, slice(0, -1))]
+            _clear(cand[r1], SQ[s1][_along(b1, slice(0, -1))])
             r2 = tuple(slice(0, 1) if a == b1 else (slice(1, None) if a == b2 else slice(None)) for a in range(3))
             r2s = tuple(slice(0, 1) if a == b1 else (slice(0, -1) if a == b2 else slice(None)) for a in range(3))
-            cand[r2] &= ~SQ[s2][r2s]
+            _clear(cand[r2], SQ[s2][r2s])
             r3 = tuple(slice(0, 1) if a in (b1, b2) else slice(None) for a in range(3))
             if shape[b2] > 1:
-                cand[r3] &= ~SQ[s2][r3]
+                _clear(cand[r3], SQ[s2][r3])
             elif shape[b1] > 1:
-                cand[r3] &= ~SQ[s1][r3]
+                _clear(cand[r3], SQ[s1][r3])
             else:
                 cand[r3] = False  # the edge lies in no square (the grid is a line)
             self._drop_links(cand, t)
@@ -637,10 +641,10 @@ class _PrimalSweep:
         for t in (1, 2):
             cand = E[t].copy()
             if t == 1:
-                cand[1:] &= ~SQ[2][:-1]
+                _clear(cand[1:], SQ[2][:-1])
             else:
-                cand[1:] &= ~SQ[1][:-1]
-                cand[:, 1:] &= ~SQ[0][:, :-1]
+                _clear(cand[1:], SQ[1][:-1])
+                _clear(cand[:, 1:], SQ[0][:, :-1])
             self._drop_links(cand, t)
             p = np.flatnonzero(cand)
             cu.append(p)
@@ -899,7 +903,8 @@ def _dual_candidates(X: np.ndarray, E: list[np.ndarray], SQ: list[np.ndarray], m
     keys = []
     if n0 > 1 and n1 > 1:  # s = 2
         ok = np.zeros(shape, bool)
-        ok[:-1, :-1] = E[0][:-1, 1:] & E[1][1:, :-1] & ~SQ[2][:-1, :-1]
+        np.logical_and(E[0][:-1, 1:], E[1][1:, :-1], out=ok[:-1, :-1])
+        _clear(ok[:-1, :-1], SQ[2][:-1, :-1])
         if mode is not None and (n2 == 1 or not deaths):
             ok[:, 0, 0] &= E[0][:, 0, 0]
         if n2 == 1:
@@ -907,7 +912,7 @@ def _dual_candidates(X: np.ndarray, E: list[np.ndarray], SQ: list[np.ndarray], m
         keys.append(np.flatnonzero(ok) * 3 + 2)
     if n0 > 1 and n2 > 1:  # s = 1
         ok = np.zeros(shape, bool)
-        ok[:-1, :, :-1] = E[2][1:, :, :-1] & ~SQ[1][:-1, :, :-1]
+        np.greater(E[2][1:, :, :-1], SQ[1][:-1, :, :-1], out=ok[:-1, :, :-1])  # and not
         ok[:-1, 0, :-1] &= E[0][:-1, 0, 1:]
         if mode is not None and (deaths or n1 == 1):
             ok[:, 0, 0] &= E[0][:, 0, 0]
