@@ -200,6 +200,68 @@ def test_many_pairs_match_reference():
 
 
 # --------------------------------------------------------------------------------------------------------------
+# building blocks of the fast path, each against a plain computation
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_voxels_of_labels(seed):
+    """The first voxel (index order) of each label, in cc3d's numbering and in a shuffled one (the fallback)."""
+    module = importlib.import_module("monai_topo.topology.betti_matching")
+    from monai_topo.topology.components import label_components
+
+    rng = np.random.default_rng(seed)
+    shape = [(9, 11, 13), (1, 12, 7), (5, 1, 1), (16, 16), (3, 40)][seed % 5]
+    labels, n = label_components(rng.random(shape) < 0.4, 6 if len(shape) == 3 else 4)
+    permuted = np.r_[0, rng.permutation(n) + 1][labels] if seed % 2 else labels
+    expected = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
+    for index, value in enumerate(permuted.ravel().tolist()):
+        if value and expected[value] == np.iinfo(np.int64).max:
+            expected[value] = index
+    assert n > 1
+    assert module._first_voxels(permuted, n).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tree_roots_by_pointer_jumping(seed):
+    """Trees given by parent pointers: the same partition as scipy's connected components, numbered by root."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    module = importlib.import_module("monai_topo.topology.betti_matching")
+    rng = np.random.default_rng(seed)
+    n = 500
+    order = rng.permutation(n)  # a random forest: each node points to itself or to a node earlier in this order
+    parent = np.arange(n)
+    for i in range(1, n):
+        if rng.random() < 0.97:
+            parent[order[i]] = order[rng.integers(0, i)]
+    count, ids = module._roots(parent)
+    expected_count, expected = connected_components(coo_matrix((np.ones(n), (np.arange(n), parent)), (n, n)))
+    assert count == expected_count
+    assert len({(a, b) for a, b in zip(ids.tolist(), expected.tolist())}) == count  # the same partition
+    roots = np.flatnonzero(parent == np.arange(n))
+    assert ids[roots].tolist() == list(range(count))  # numbered by root
+
+
+@pytest.mark.parametrize("shape", [(7, 8, 9), (1, 9, 8), (8, 1, 9), (9, 8, 1), (6, 1, 1), (2, 2, 2)])
+def test_dual_candidates_shared_by_both_sweeps(shape):
+    """The candidate squares computed once for both dual sweeps of a mask equal those computed for each sweep."""
+    module = importlib.import_module("monai_topo.topology.betti_matching")
+    rng = np.random.default_rng(sum(shape))
+    masks = [rng.random(shape) < density for density in (0.5, 0.8, 0.95)]  # (voxels on the axis y = z = 0 too)
+    masks.append(np.pad(masks[0], [(0, 0) if k == 1 else (1, 1) for k in shape]))
+    for X in masks:
+        cells = module._Cells(X)
+        for mode in ("deaths", "births"):
+            sweep = module._DualSweep(cells, mode)
+            keys, c1, c2 = cells.dual_candidates(mode, sweep.sides)
+            expected = module._dual_candidates(X, cells.E, cells.SQ, mode)
+            assert sorted(keys.tolist()) == sorted(expected.tolist())
+            lo, hi = sweep.sides(keys)
+            assert np.array_equal(c1, lo) and np.array_equal(c2, hi)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # hand cases: expected values worked out by hand (no reference needed)
 
 
