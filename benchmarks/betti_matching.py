@@ -8,7 +8,9 @@ interleaved rounds; the outputs compared) and at 192^3 and 256^3 (ours alone, to
 - ``placenta``: the built-in synthetic placenta's label against a thresholded smoothing of its ultrasound image
   (speckle blobs);
 - ``blobs``: a thresholded smooth random field (handles and cavities) against a perturbed copy: hundreds of
-  tunnels, the hard case for dimension 1.
+  tunnels, the hard case for dimension 1;
+- ``noise`` (only when asked for, at small sizes): two independent masks of 50% random voxels, thousands of tunnels
+  with long loops, the worst case (the linking numbers grow faster than the volume).
 
 The connectivity is the package default (26: the reference applied to the zero-padded masks, dimensions reversed).
 Peak memory (RSS) of each, ours and the reference, is measured in a fresh ``python -m benchmarks.betti_matching
@@ -19,6 +21,7 @@ Example::
 
     python -m benchmarks --only betti-matching
     python -m benchmarks.betti_matching --sizes 64 128 --large-sizes 256 --kinds neuron --repeats 3
+    python -m benchmarks.betti_matching --kinds noise --sizes 32 48 --large-sizes --no-memory
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ from scipy.ndimage import gaussian_filter
 
 from benchmarks.utils import best_times_interleaved, child_env, current_rss_bytes, peak_rss_bytes, reset_peak_rss
 
-__all__ = ["COLUMNS", "KINDS", "benchmark_betti_matching", "load_reference", "make_pair", "reference_matching"]
+__all__ = [
+    "COLUMNS", "KINDS", "WORST_CASE", "benchmark_betti_matching", "load_reference", "make_pair", "reference_matching",
+]  # fmt: skip
 
-KINDS = ("neuron", "placenta", "blobs")
+KINDS = ("neuron", "placenta", "blobs")  # the default run
+WORST_CASE = "noise"
 _MB = 1024.0 * 1024.0
 
 
@@ -86,7 +92,10 @@ def make_pair(kind: str, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
         noise = gaussian_filter(rng.standard_normal((size,) * 3, dtype=np.float32), size / 64.0)
         level = np.quantile(field, 0.5)
         return field + noise * field.std() * 0.5 > level, field > level
-    raise ValueError(f"unknown kind {kind!r}; use one of {KINDS}.")
+    if kind == WORST_CASE:
+        rng = np.random.default_rng(seed)
+        return rng.random((size,) * 3) < 0.5, rng.random((size,) * 3) < 0.5
+    raise ValueError(f"unknown kind {kind!r}; use one of {KINDS + (WORST_CASE,)}.")
 
 
 def _reference_inputs(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", nargs=2, metavar=("WHICH", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", nargs="+", type=int, default=[64, 96, 128])
     parser.add_argument("--large-sizes", nargs="*", type=int, default=[192, 256])
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--kinds", nargs="+", choices=KINDS + (WORST_CASE,), default=list(KINDS))
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", help="also write the rows to this file")

@@ -1354,9 +1354,10 @@ def _linking_pairs(
             sel = slice(None)
         else:
             in_range = (row_at >= first_row) & (row_at < last_row)
-            keys_in, rows_in = e_key[in_range], row_at[in_range]
-            cols_a = np.searchsorted(keys_in, c_g * span + c_lo)
-            cols_len = np.searchsorted(keys_in, c_g * span + c_hi) - cols_a
+            rows_in = row_at[in_range]
+            before = np.r_[0, np.cumsum(in_range)]  # a column's edges in range: its run of e_key, counted in range
+            cols_a = before[c_a]
+            cols_len = before[c_a + c_len] - cols_a
             sel = (r_own >= first_row) & (r_own < last_row)
         at, own = _expand_runs(r_a[sel], r_len[sel], r_own[sel], 1)
         codes = [own * ncols + col_at[at]]

@@ -147,8 +147,14 @@ def test_synthetic_neuron_matches_reference():
     assert _check_against_reference(pred, label > 0) == {}
 
 
-# the ways of computing linking numbers: (words of running XORs at once, cost of one enumerated pair in words)
-LINKING_STRATEGIES = {"running-xor": (1 << 40, 1 << 40), "column-blocks": (64, 1 << 40), "pairs": (0, 0)}
+# the ways of computing linking numbers: (words of running XORs at once, cost of one enumerated pair in words,
+# enumerated pairs at once)
+LINKING_STRATEGIES = {
+    "running-xor": (1 << 40, 1 << 40, 1 << 21),
+    "column-blocks": (64, 1 << 40, 1 << 21),
+    "pairs": (0, 0, 1 << 21),
+    "pairs-by-row-ranges": (0, 0, 64),
+}
 
 
 def _noise_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +163,7 @@ def _noise_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((size,) * 3) < 0.5, rng.random((size,) * 3) < 0.5
 
 
-@pytest.mark.parametrize("strategy", ["column-blocks", "pairs"])
+@pytest.mark.parametrize("strategy", ["column-blocks", "pairs", "pairs-by-row-ranges"])
 def test_linking_strategies_agree(strategy, monkeypatch):
     """Dense running XORs, the same in blocks of columns, and enumerated pairs give the same matching."""
     module = importlib.import_module("monai_topo.topology.betti_matching")
@@ -165,6 +171,7 @@ def test_linking_strategies_agree(strategy, monkeypatch):
     expected = {c: our_matching(pred, target, c) for c in (26, 6)}
     monkeypatch.setattr(module, "_LINKING_DENSE_WORDS", LINKING_STRATEGIES[strategy][0])
     monkeypatch.setattr(module, "_LINKING_PAIR_COST", LINKING_STRATEGIES[strategy][1])
+    monkeypatch.setattr(module, "_LINKING_PAIRS_AT_ONCE", LINKING_STRATEGIES[strategy][2])
     assert {c: our_matching(pred, target, c) for c in (26, 6)} == expected
     assert expected[26][1][1] and expected[6][1][1]  # unmatched tunnels on both sides: the pairings were exercised
 
@@ -175,6 +182,7 @@ def test_noise_matches_reference(strategy, monkeypatch):
     module = importlib.import_module("monai_topo.topology.betti_matching")
     monkeypatch.setattr(module, "_LINKING_DENSE_WORDS", LINKING_STRATEGIES[strategy][0])
     monkeypatch.setattr(module, "_LINKING_PAIR_COST", LINKING_STRATEGIES[strategy][1])
+    monkeypatch.setattr(module, "_LINKING_PAIRS_AT_ONCE", LINKING_STRATEGIES[strategy][2])
     pred, target = _noise_pair(7, 14)
     assert _check_against_reference(pred, target) == {}
 
