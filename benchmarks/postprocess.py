@@ -8,8 +8,8 @@ same run, best of interleaved rounds (:func:`benchmarks.utils.best_times_interle
   gaps, spurious blobs and boundary noise (the ``"trained"`` scenario of the SupervoxelLoss benchmark): tens to
   hundreds of pieces, what a trained network gives;
 - ``scattered``: the same with single voxels scattered at random (``density`` of the volume): thousands of pieces, the
-  worst case of bridging, whose cost grows with the number of pieces (one distance transform of a small window
-  each).
+  hard case of bridging (every stray voxel is a piece whose boundary is searched for another piece within the gap,
+  shell by shell).
 """
 
 from __future__ import annotations
